@@ -1,0 +1,1 @@
+"""containertask: run typed container tasks on Kubernetes."""

@@ -1,0 +1,140 @@
+"""The contract between the operator and the copilot.
+
+The operator hands the copilot a :class:`CopilotConfig` (JSON in an environment variable); the
+uploader hands back an :class:`UploadResult` as its termination message, which the kubelet copies
+into the pod status, so the operator needs no object-store access and the pod no API permissions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from containertask.api.spec import DataLoading, Input, Output, TaskSpec, _input_to_dict
+from containertask.api.types import TypeRef
+from containertask.api.values import from_json
+
+TERMINATION_MESSAGE_LIMIT: Final = 4096
+ErrorKind = Literal["user", "system"]
+
+
+@dataclass(frozen=True)
+class CopilotConfig:
+    """Everything the downloader and uploader of one attempt need."""
+
+    inputs: tuple[Input, ...]
+    outputs: tuple[Output, ...]
+    data_loading: DataLoading
+    output_prefix: str | None
+    inputs_uri: str | None = None
+    inline_limit_bytes: int = 1024
+
+    @classmethod
+    def for_attempt(cls, spec: TaskSpec, output_prefix: str | None, **kw: Any) -> CopilotConfig:
+        return cls(
+            spec.inputs, spec.outputs, spec.data_loading, output_prefix, spec.inputs_uri, **kw
+        )
+
+    def to_json(self) -> str:
+        spec_part = TaskSpec(
+            image="-",
+            inputs=self.inputs,
+            outputs=self.outputs,
+            data_loading=self.data_loading,
+            inputs_uri=self.inputs_uri,
+        ).to_dict()
+        return json.dumps(
+            {
+                "inputs": [_input_to_dict(i) for i in self.inputs],
+                "outputs": spec_part["outputs"],
+                "dataLoading": spec_part["dataLoading"],
+                "inputsUri": self.inputs_uri,
+                "outputPrefix": self.output_prefix,
+                "inlineLimitBytes": self.inline_limit_bytes,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CopilotConfig:
+        data = json.loads(text)
+        spec = TaskSpec.from_dict(
+            {
+                "image": "-",
+                "inputs": data["inputs"],
+                "outputs": data["outputs"],
+                "dataLoading": data["dataLoading"],
+                "inputsUri": data.get("inputsUri"),
+            },
+            where="copilotConfig",
+        )
+        return cls(
+            spec.inputs,
+            spec.outputs,
+            spec.data_loading,
+            data.get("outputPrefix"),
+            spec.inputs_uri,
+            int(data.get("inlineLimitBytes", 1024)),
+        )
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """The uploader's report. ``outputs`` holds JSON values that fit the termination message;
+    ``stored`` names outputs only in ``outputs_uri`` (outputs.pb)."""
+
+    ok: bool
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    stored: tuple[str, ...] = ()
+    outputs_uri: str | None = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+
+    def to_message(self) -> str:
+        """Serialise within the kubelet's 4 KiB limit: inline outputs move to ``stored`` (largest
+        first) and an over-long error is cut, so the message is always valid JSON."""
+        outputs = dict(self.outputs)
+        stored = list(self.stored)
+        error = self.error
+        while True:
+            text = json.dumps(
+                {
+                    "ok": self.ok,
+                    "outputs": outputs,
+                    "stored": stored,
+                    "outputsUri": self.outputs_uri,
+                    "errorKind": self.error_kind,
+                    "error": error,
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            if len(text.encode()) <= TERMINATION_MESSAGE_LIMIT:
+                return text
+            if outputs:
+                largest = max(outputs, key=lambda k: len(json.dumps(outputs[k])))
+                del outputs[largest]
+                stored.append(largest)
+            elif error:
+                error = error[: len(error) // 2] + " [truncated]"
+            else:  # pragma: no cover - names are bounded, so this cannot happen
+                raise ValueError("upload result does not fit a termination message")
+
+    @classmethod
+    def from_message(cls, text: str) -> UploadResult:
+        data = json.loads(text)
+        return cls(
+            ok=bool(data["ok"]),
+            outputs=data.get("outputs") or {},
+            stored=tuple(data.get("stored") or ()),
+            outputs_uri=data.get("outputsUri"),
+            error_kind=data.get("errorKind"),
+            error=data.get("error"),
+        )
+
+    def typed_outputs(self, types: Mapping[str, TypeRef]) -> dict[str, Any]:
+        """Inline outputs as Python values of their declared types."""
+        return {k: from_json(types[k], v, f"outputs.{k}") for k, v in self.outputs.items()}

@@ -1,0 +1,78 @@
+"""The ContainerTask status: phase, attempts, outputs and conditions, as the operator writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One pod run of the task (``number`` counts from 1)."""
+
+    number: int
+    pod: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = {"started_at": "startedAt", "finished_at": "finishedAt", "exit_code": "exitCode"}
+        return {keys.get(k, k): v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        return cls(
+            number=int(data["number"]),
+            pod=str(data["pod"]),
+            started_at=data.get("startedAt"),
+            finished_at=data.get("finishedAt"),
+            exit_code=data.get("exitCode"),
+            reason=data.get("reason"),
+            message=data.get("message"),
+        )
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """What the SDK reads back: ``outputs`` holds the values small enough for the status;
+    ``storedOutputs`` names those only in ``outputsUri`` (an outputs.pb LiteralMap)."""
+
+    phase: Phase = Phase.PENDING
+    reason: str | None = None
+    message: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    outputs: Mapping[str, Any] | None = None
+    stored_outputs: tuple[str, ...] = ()
+    outputs_uri: str | None = None
+    conditions: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> TaskStatus:
+        data = data or {}
+        return cls(
+            phase=Phase(data.get("phase", Phase.PENDING)),
+            reason=data.get("reason"),
+            message=data.get("message"),
+            attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts") or ()),
+            outputs=data.get("outputs"),
+            stored_outputs=tuple(data.get("storedOutputs") or ()),
+            outputs_uri=data.get("outputsUri"),
+            conditions=tuple(data.get("conditions") or ()),
+        )
