@@ -1,0 +1,370 @@
+"""The CustomResourceDefinition of ContainerTask, generated from the model's names and bounds.
+
+``crds/containertask.io_containertasks.yaml`` is this function's output; a unit test keeps the file, the
+Helm chart's copy and the model from drifting apart. The OpenAPI schema and CEL rules reject what they
+can at admission, with messages that name the field; the operator rejects the rest (TaskSpec.from_dict).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from containertask.api import constants as c
+from containertask.api import spec as s
+from containertask.api.types import SCALARS
+
+# Loose on purpose: nesting depth is not regular, so the operator's parser has the last word.
+TYPE_PATTERN = r"^((list\[|dict\[\s*str\s*,\s*))*(" + "|".join(SCALARS) + r")(\s*\])*$"
+_TEMPLATE = r"\\{\\{\\s*\\.inputs\\.[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}"
+_MAX_ARGS = 128
+_MAX_ARG_LENGTH = 4096
+_MAX_URI_LENGTH = 2048
+
+
+def _obj(description: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "description": description, "properties": properties, **extra}
+
+
+def _str(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _int(description: str, minimum: int, maximum: int) -> dict[str, Any]:
+    return {"type": "integer", "description": description, "minimum": minimum, "maximum": maximum}
+
+
+def _open(description: str, kind: str = "object") -> dict[str, Any]:
+    """A Kubernetes type passed through to the pod unchanged (validated by the pod API)."""
+    return {"type": kind, "description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _args(description: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": description,
+        "maxItems": _MAX_ARGS,
+        "items": {"type": "string", "maxLength": _MAX_ARG_LENGTH},
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(a, a.findAll('\\\\{\\\\{').size() == a.findAll('"
+                + _TEMPLATE
+                + "').size() && a.findAll('\\\\}\\\\}').size() == a.findAll('"
+                + _TEMPLATE
+                + "').size())",
+                "message": "malformed template: use {{.inputs.<name>}} with a declared input",
+            }
+        ],
+    }
+
+
+def _unique_names(what: str) -> dict[str, Any]:
+    return {
+        "rule": "self.all(x, self.filter(y, y.name == x.name).size() == 1)",
+        "message": f"{what} names must be unique",
+    }
+
+
+def _name() -> dict[str, Any]:
+    return _str(
+        "Name: a letter, then letters, digits or _; the file name in the data directories.",
+        pattern=s.NAME_PATTERN,
+        maxLength=63,
+    )
+
+
+def _type() -> dict[str, Any]:
+    return _str(
+        "Type: int, float, str, bool, datetime, timedelta, file, directory, list[T] or dict[str, T].",
+        pattern=TYPE_PATTERN,
+        maxLength=256,
+    )
+
+
+def _inputs() -> dict[str, Any]:
+    item = _obj(
+        "A typed input and its value.",
+        {
+            "name": _name(),
+            "type": _type(),
+            "value": {
+                "description": "The value of a non-file input (datetime: RFC 3339; timedelta: "
+                "seconds; collections of files: URIs).",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+            "uri": _str(
+                "Where a file or directory input is read from (s3://, gs://, az://, file://).",
+                maxLength=_MAX_URI_LENGTH,
+            ),
+        },
+        required=["name", "type"],
+        **{
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type in ['file', 'directory'] ? !has(self.value) : !has(self.uri)",
+                    "message": "file and directory inputs take uri; all other types take value",
+                }
+            ]
+        },
+    )
+    return {
+        "type": "array",
+        "description": "The task's inputs and their values, in declaration order.",
+        "maxItems": s.MAX_VARIABLES,
+        "items": item,
+        "x-kubernetes-validations": [_unique_names("input")],
+    }
+
+
+def _outputs() -> dict[str, Any]:
+    item = _obj(
+        "A typed output, read from <outputPath>/<name> when the main container exits.",
+        {"name": _name(), "type": _type()},
+        required=["name", "type"],
+    )
+    return {
+        "type": "array",
+        "description": "The task's outputs.",
+        "maxItems": s.MAX_VARIABLES,
+        "items": item,
+        "x-kubernetes-validations": [_unique_names("output")],
+    }
+
+
+def _data_loading() -> dict[str, Any]:
+    path = {"pattern": r"^/.+$", "maxLength": 1024}
+    return _obj(
+        "How the copilot moves data; mirrors flyteidl2 DataLoadingConfig.",
+        {
+            "inputPath": _str(
+                f"Directory the inputs are written to (default {c.DEFAULT_INPUT_PATH}).", **path
+            ),
+            "outputPath": _str(
+                f"Directory the outputs are read from (default {c.DEFAULT_OUTPUT_PATH}).", **path
+            ),
+            "format": _str("Format of inputs/outputs metadata files.", enum=list(s.FORMATS)),
+            "downloadMode": _str("When inputs are downloaded.", enum=list(s.DOWNLOAD_MODES)),
+            "uploadMode": _str("When outputs are uploaded.", enum=list(s.UPLOAD_MODES)),
+            "fileInputLayout": _str(
+                "direct: a file input is <inputPath>/<name>; namedDir: "
+                "<inputPath>/<name>/<original file name>.",
+                enum=list(s.FILE_INPUT_LAYOUTS),
+            ),
+        },
+        **{
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.inputPath) || !has(self.outputPath) "
+                    "|| self.inputPath != self.outputPath",
+                    "message": "inputPath and outputPath must differ",
+                }
+            ]
+        },
+    )
+
+
+def _retries() -> dict[str, Any]:
+    return _obj(
+        "Retries of failed attempts (a non-zero exit included; a user error, _ERROR, is not retried).",
+        {
+            "limit": _int("How many retries after the first attempt.", 0, s.MAX_RETRIES),
+            "backoff": _obj(
+                "Delay before retry n: min(initialSeconds * factor^(n-1), maxSeconds).",
+                {
+                    "initialSeconds": _int("First delay.", 0, s.MAX_BACKOFF_SECONDS),
+                    "factor": {
+                        "type": "number",
+                        "description": "Growth factor.",
+                        "minimum": 1,
+                        "maximum": s.MAX_BACKOFF_FACTOR,
+                    },
+                    "maxSeconds": _int("Longest delay.", 0, s.MAX_BACKOFF_SECONDS),
+                },
+            ),
+        },
+    )
+
+
+def spec_schema() -> dict[str, Any]:
+    seconds = s.MAX_TIMEOUT_SECONDS
+    return _obj(
+        "One execution of a container task: the definition and its input values.",
+        {
+            "image": _str("Container image of the main container.", minLength=1, maxLength=1024),
+            "command": _args(
+                "Command; {{.inputs.<name>}} is replaced by the input's value or path."
+            ),
+            "arguments": _args("Arguments after the command; templated like command."),
+            "inputs": _inputs(),
+            "outputs": _outputs(),
+            "dataLoading": _data_loading(),
+            "inputsUri": _str(
+                "An inputs.pb LiteralMap holding the input values (then inputs carry no values).",
+                maxLength=_MAX_URI_LENGTH,
+            ),
+            "outputLocation": _str(
+                "Prefix where outputs of each attempt are stored (default: the operator's).",
+                maxLength=_MAX_URI_LENGTH,
+            ),
+            "retries": _retries(),
+            "timeoutSeconds": _int(
+                "Deadline of the whole task, time spent Pending included.", 1, seconds
+            ),
+            "pendingTimeoutSeconds": _int(
+                "How long an attempt may stay Pending (image pull, scheduling) before it fails.",
+                1,
+                seconds,
+            ),
+            "uploadTimeoutSeconds": _int(
+                "Time the uploader has after the main container exits (the pod's grace period).",
+                1,
+                s.MAX_UPLOAD_SECONDS,
+            ),
+            "cacheVersion": _str(
+                "When set, a Succeeded task with the same definition, inputs and cacheVersion is reused.",
+                maxLength=128,
+            ),
+            "resources": _open("Resources of the main container (core/v1 ResourceRequirements)."),
+            "env": {
+                "type": "array",
+                "description": "Environment of the main container (core/v1 EnvVar).",
+                "items": {
+                    **_open("An EnvVar."),
+                    "required": ["name"],
+                    "properties": {"name": _str("Variable name.", minLength=1)},
+                },
+            },
+            "serviceAccountName": _str("Service account of the pod.", maxLength=253),
+            "nodeSelector": {
+                "type": "object",
+                "description": "Node selector of the pod.",
+                "additionalProperties": {"type": "string"},
+            },
+            "tolerations": {
+                "type": "array",
+                "description": "Tolerations of the pod (core/v1 Toleration).",
+                "items": _open("A Toleration."),
+            },
+            "podTemplate": _open(
+                "Merged into the pod: metadata.labels/annotations and spec fields."
+            ),
+            "cancel": {"type": "boolean", "description": "Set to true to cancel the task."},
+        },
+        required=["image"],
+        **{
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.inputsUri) || !has(self.inputs) || self.inputs.all(i, "
+                    "has(i.value) || has(i.uri))",
+                    "message": "every input needs a value (or uri for files and directories) "
+                    "unless spec.inputsUri is set",
+                },
+                {
+                    "rule": "!has(self.inputsUri) || !has(self.inputs) || self.inputs.all(i, "
+                    "!has(i.value) && !has(i.uri))",
+                    "message": "inputs carry no values when spec.inputsUri is set",
+                },
+                {
+                    "rule": "((has(self.command) ? self.command : []) + (has(self.arguments) "
+                    "? self.arguments : [])).all(a, a.findAll('" + _TEMPLATE + "').all(t, "
+                    "has(self.inputs) && self.inputs.exists(i, "
+                    "t.replace(' ', '') == '{{.inputs.' + i.name + '}}')))",
+                    "message": "a template in command or arguments names an input that is not "
+                    "declared in spec.inputs",
+                },
+                {
+                    "rule": "!has(self.retries) || !has(self.retries.backoff) "
+                    "|| !has(self.retries.backoff.initialSeconds) "
+                    "|| !has(self.retries.backoff.maxSeconds) "
+                    "|| self.retries.backoff.initialSeconds <= self.retries.backoff.maxSeconds",
+                    "message": "retries.backoff.initialSeconds must not exceed maxSeconds",
+                },
+            ]
+        },
+    )
+
+
+def status_schema() -> dict[str, Any]:
+    return {
+        **_open("Observed state, written by the operator."),
+        "properties": {
+            "phase": _str("Pending, Running, Succeeded, Failed or Cancelled."),
+            "reason": _str("Machine-readable reason of the phase."),
+            "message": _str("Human-readable detail."),
+            "attempts": {
+                "type": "array",
+                "description": "One entry per pod run.",
+                "items": _open("An attempt: number, pod, startedAt, finishedAt, exitCode, reason."),
+            },
+            "outputs": _open("Output values small enough for the status."),
+            "storedOutputs": {
+                "type": "array",
+                "description": "Outputs only in outputsUri.",
+                "items": {"type": "string"},
+            },
+            "outputsUri": _str("The outputs.pb LiteralMap of the successful attempt."),
+            "conditions": {
+                "type": "array",
+                "description": "Standard conditions.",
+                "items": _open("A metav1.Condition."),
+            },
+        },
+    }
+
+
+def build_crd() -> dict[str, Any]:
+    columns = [
+        ("Phase", "string", ".status.phase", "Phase of the task"),
+        ("Attempts", "integer", ".status.attempts[-1:].number", "Attempts so far"),
+        ("Age", "date", ".metadata.creationTimestamp", ""),
+        ("Message", "string", ".status.message", "Detail of the phase"),
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": c.CRD_NAME},
+        "spec": {
+            "group": c.GROUP,
+            "names": {
+                "kind": c.KIND,
+                "listKind": f"{c.KIND}List",
+                "plural": c.PLURAL,
+                "singular": c.SINGULAR,
+                "shortNames": [c.SHORT_NAME],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": c.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": n, "type": t, "jsonPath": p, **({"description": d} if d else {})}
+                        for n, t, p, d in columns
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": _obj(
+                            "ContainerTask runs an image with typed inputs and collects typed "
+                            "outputs.",
+                            {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema(),
+                                "status": status_schema(),
+                            },
+                            required=["spec"],
+                        )
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_yaml() -> str:
+    """The CRD file as committed under crds/ (and copied into the Helm chart)."""
+    header = "# Generated by hack/generate-crds from containertask.api.crd; do not edit.\n"
+    return header + yaml.safe_dump(build_crd(), sort_keys=False, width=100)
