@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -128,6 +128,21 @@ class TaskSpec:
     def input_values(self) -> dict[str, Any]:
         """Inline values, files and directories as File/Directory of their URIs."""
         return {i.name: i.resolved_value for i in self.inputs}
+
+    def render(self, args: Iterable[str]) -> list[str]:
+        """``args`` with every ``{{.inputs.x}}`` replaced: a file or directory input by its path in
+        the container, any other input by its text (:func:`templating.render_value`)."""
+        dl = self.data_loading
+        substitutions = {
+            i.name: templating.input_path(
+                i.name, i.type, i.uri, dl.input_path, dl.file_input_layout
+            )
+            if i.type.is_blob
+            else templating.render_value(i.type, i.value)
+            for i in self.inputs
+            if i.type.is_blob or i.value is not None
+        }
+        return templating.render(args, substitutions)
 
     def to_dict(self) -> dict[str, Any]:
         """The resource's ``spec``, camelCase, with unset optional fields left out."""

@@ -63,6 +63,21 @@ class TaskStatus:
     outputs_uri: str | None = None
     conditions: tuple[Mapping[str, Any], ...] = field(default=())
 
+    def to_dict(self) -> dict[str, Any]:
+        """The resource's ``status``, camelCase, with unset optional fields left out."""
+        out: dict[str, Any] = {"phase": str(self.phase)}
+        optional = {
+            "reason": self.reason,
+            "message": self.message,
+            "attempts": [a.to_dict() for a in self.attempts] or None,
+            "outputs": dict(self.outputs) if self.outputs is not None else None,
+            "storedOutputs": list(self.stored_outputs) or None,
+            "outputsUri": self.outputs_uri,
+            "conditions": [dict(c) for c in self.conditions] or None,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return out
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> TaskStatus:
         data = data or {}
