@@ -1,0 +1,72 @@
+"""The uploader: what the sidecar does once the main container has exited.
+
+It reads every declared output from ``output_path``, uploads files and directories below the
+attempt's output prefix, then writes ``outputs.pb`` (and ``outputs.json``/``.yaml``) last, so an
+``outputs.pb`` present under a prefix means every blob it names is complete. The result is an
+:class:`~containertask.api.contract.UploadResult`, successful only when every output was stored.
+
+Modes: ``onExit`` uploads after the main container exited. ``eager`` does the same: an output file
+that was closed may still be rewritten, renamed over or, for a directory, grow, and whether it is a
+result at all depends on the main container succeeding; uploading early would need a second,
+verifying pass for no saving the operator can rely on. ``none`` uploads nothing and reports success
+with no outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from containertask.api.constants import ERROR_FILE, OUTPUTS_PB
+from containertask.api.contract import CopilotConfig, UploadResult
+from containertask.api.values import to_json
+from containertask.copilot import documents, events
+from containertask.copilot.layout import OutputError, read_outputs
+from containertask.storage import Storage, StorageError, join
+
+ERROR_TEXT_LIMIT = 64 * 1024
+
+
+def upload(config: CopilotConfig, storage: Storage) -> UploadResult:
+    """Upload the outputs of a finished main container; never raises for bad outputs or store
+    failures, which are reported in the result (``error_kind`` user or system)."""
+    dl = config.data_loading
+    if dl.upload_mode == "none":
+        events.emit("upload-skipped", reason="uploadMode is none")
+        return UploadResult(ok=True)
+    error_file = Path(dl.output_path, ERROR_FILE)
+    if error_file.is_file():
+        text = error_file.read_bytes()[:ERROR_TEXT_LIMIT].decode("utf-8", "replace").strip()
+        events.emit("user-error", file=str(error_file))
+        return UploadResult(ok=False, error_kind="user", error=text or f"{ERROR_FILE} was written")
+    types = {o.name: o.type for o in config.outputs}
+    if not types:
+        return UploadResult(ok=True)
+    prefix = config.output_prefix
+    if not prefix:
+        return UploadResult(
+            ok=False, error_kind="system", error="no output prefix configured for declared outputs"
+        )
+    try:
+        plan = read_outputs(types, dl.output_path, prefix, config.inline_limit_bytes)
+    except OutputError as e:
+        events.emit("bad-outputs", error=str(e))
+        return UploadResult(ok=False, error_kind="user", error=str(e))
+    try:
+        storage.upload_files([(t.path, t.uri) for t in plan.files])
+        for t in plan.directories:
+            count = storage.upload_dir(t.path, t.uri)
+            events.emit("uploaded-directory", output=t.field, uri=t.uri, files=count)
+        for name, content in documents.encode("outputs", types, plan.values, dl.format).items():
+            storage.write_bytes(join(prefix, name), content)
+    except StorageError as e:
+        failed = plan.transfer_for(e.uri)
+        where = f"{failed.field}: " if failed else ""
+        events.emit("upload-failed", error=str(e))
+        return UploadResult(ok=False, error_kind="system", error=f"{where}upload failed: {e}")
+    outputs_uri = join(prefix, OUTPUTS_PB)
+    events.emit("uploaded", outputs=len(types), files=len(plan.files), uri=outputs_uri)
+    return UploadResult(
+        ok=True,
+        outputs={name: to_json(types[name], v) for name, v in plan.values.items()},
+        outputs_uri=outputs_uri,
+    )
