@@ -1,0 +1,1 @@
+"""Example ContainerTasks used by the README and the tests."""

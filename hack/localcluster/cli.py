@@ -1,0 +1,86 @@
+"""``hack/cluster build|up|down|status|env``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from localcluster.build import BuildError, ensure_built, stamp_of
+from localcluster.cluster import ClusterError, down, info, status, up
+from localcluster.config import TOOLS, TOOLS_BY_NAME, Settings
+from localcluster.log import configure
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(nodes=args.nodes) if getattr(args, "nodes", None) else Settings()
+
+
+def _build(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    ensure_built(settings, args.tools or None)
+    for tool in TOOLS:
+        if not args.tools or tool.name in args.tools:
+            stamp = stamp_of(settings, tool)
+            print(
+                f"{tool.name:12} {tool.version:40} {stamp.get('build_seconds', '-'):>7}s  "
+                f"{settings.tool_dir(tool)}"
+            )
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    result = up(_settings(args))
+    started = ", ".join(result.started) or "nothing (all healthy)"
+    print(f"cluster up in {result.seconds}s; started: {started}", file=sys.stderr)
+    print('use it with: eval "$(hack/cluster env)"', file=sys.stderr)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = down(_settings(args), purge=args.purge)
+    print(f"stopped: {', '.join(stopped) or 'nothing'}", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = status(_settings(args))
+    print(f"{'COMPONENT':26}{'PID':>8}{'PORT':>7}  HEALTH")
+    for row in rows:
+        print(f"{row.name:26}{row.pid or '-':>8}{row.port or '-':>7}  {row.health}")
+    return 0 if all(r.health == "ok" for r in rows) else 3
+
+
+def _env(args: argparse.Namespace) -> int:
+    cluster = info(_settings(args))
+    for key, value in cluster.env().items():
+        if key == "PATH":
+            print(f'export PATH={shlex.quote(str(cluster.bin_dir))}:"$PATH"')
+        else:
+            print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hack/cluster", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build missing binaries (cached by version)")
+    build.add_argument("tools", nargs="*", choices=[[], *TOOLS_BY_NAME], metavar="TOOL")
+    build.set_defaults(func=_build)
+    start = sub.add_parser("up", help="start the cluster (idempotent)")
+    start.add_argument("--nodes", type=int, help="kwok nodes (env CONTAINERTASK_KWOK_NODES)")
+    start.set_defaults(func=_up)
+    stop = sub.add_parser("down", help="stop the processes this run directory started")
+    stop.add_argument("--purge", action="store_true", help="also delete the run directory")
+    stop.set_defaults(func=_down)
+    sub.add_parser("status", help="component, pid, port, health").set_defaults(func=_status)
+    sub.add_parser("env", help="print shell export lines").set_defaults(func=_env)
+    args = parser.parse_args(argv)
+    configure(args.verbose)
+    try:
+        code: int = args.func(args)
+    except (BuildError, ClusterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return code

@@ -1,0 +1,296 @@
+"""Bring the local cluster up, take it down, report on it, and describe it to tests."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localcluster import kwok, minio, processes
+from localcluster.build import ensure_built
+from localcluster.components import COMPONENTS, COMPONENTS_BY_NAME, Component, Context
+from localcluster.config import S3_BUCKET, S3_REGION, USER_BINARIES, Settings
+from localcluster.kubeconfig import write_kubeconfig
+from localcluster.layout import Layout
+from localcluster.log import event
+from localcluster.pki import CLIENTS, Pki, ensure_pki
+from localcluster.probes import wait_for
+from localcluster.state import State
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What a test (or a shell, through ``hack/cluster env``) needs to use the running cluster."""
+
+    run_dir: Path
+    kubeconfig: Path
+    api_server: str
+    bin_dir: Path
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str = S3_BUCKET
+    s3_region: str = S3_REGION
+
+    @property
+    def kubectl_path(self) -> Path:
+        return self.bin_dir / "kubectl"
+
+    @property
+    def helm_path(self) -> Path:
+        return self.bin_dir / "helm"
+
+    @property
+    def s5cmd_path(self) -> Path:
+        return self.bin_dir / "s5cmd"
+
+    def env(self) -> dict[str, str]:
+        """The variables ``hack/cluster env`` exports (PATH prefixed with the tool dir)."""
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_REGION": self.s3_region,
+            "CONTAINERTASK_TEST_BUCKET": self.s3_bucket,
+            "PATH": os.pathsep.join([str(self.bin_dir), os.environ.get("PATH", "")]),
+        }
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    port: int | None
+    health: str  # "ok", "unhealthy" or "stopped"
+
+
+@dataclass
+class UpResult:
+    cluster: Cluster
+    started: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock.open("w") as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
+def _context(settings: Settings) -> Context:
+    layout = Layout(settings.run_dir)
+    layout.make_dirs()
+    return Context(settings, layout, ensure_pki(layout.pki_dir), State.load(layout.state))
+
+
+def info(settings: Settings | None = None) -> Cluster:
+    settings = settings or Settings()
+    layout = Layout(settings.run_dir)
+    state = State.load(layout.state)
+    if "kube-apiserver" not in state.ports:
+        raise ClusterError(f"no cluster in {layout.root}: run `hack/cluster up` first")
+    return Cluster(
+        run_dir=layout.root,
+        kubeconfig=layout.kubeconfig,
+        api_server=f"https://127.0.0.1:{state.ports['kube-apiserver']}",
+        bin_dir=layout.bin_dir,
+        s3_endpoint=f"http://127.0.0.1:{state.ports['minio']}",
+        s3_access_key=state.s3_access_key,
+        s3_secret_key=state.s3_secret_key,
+    )
+
+
+def _running(ctx: Context, comp: Component) -> int | None:
+    found = processes.running(ctx.layout.pid(comp.name), ctx.layout.root)
+    if found is None:
+        return None
+    pid, binary = found
+    if binary != ctx.settings.binary(comp.binary):  # a different build: replace it
+        processes.stop(comp.name, pid, binary, ctx.layout.root)
+        return None
+    return pid
+
+
+def _assign_ports(ctx: Context, to_start: list[Component]) -> set[str]:
+    """Pick ports for components about to start; returns the port names that changed."""
+    starting = {name for comp in to_start for name in comp.ports}
+    taken = {p for name, p in ctx.state.ports.items() if name not in starting}
+    changed = set()
+    for comp in to_start:
+        for name, default in comp.ports.items():
+            previous = ctx.state.ports.get(name)
+            port = processes.free_port(previous or default, taken)
+            taken.add(port)
+            if port != previous:
+                changed.add(name)
+            ctx.state.ports[name] = port
+    ctx.state.save(ctx.layout.state)
+    return changed
+
+
+def _write_configs(ctx: Context) -> None:
+    write_kubeconfig(ctx.layout.kubeconfig, ctx.apiserver_url, ctx.pki, "admin")
+    for identity in CLIENTS:
+        path = ctx.layout.component_kubeconfig(identity)
+        write_kubeconfig(path, ctx.apiserver_url, ctx.pki, identity)
+    kwok.write_config(ctx.layout.config("kwok.yaml"))
+    for name in USER_BINARIES:
+        link = ctx.layout.bin_dir / name
+        target = ctx.settings.binary(name)
+        if not link.is_symlink() or link.readlink() != target:
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+
+
+def _fail(ctx: Context, comp: Component, why: str, started: list[str]) -> ClusterError:
+    log = ctx.layout.log(comp.name)
+    _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in started])
+    if why == "exited":
+        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+        detail = "\n  ".join(tail)
+        return ClusterError(f"{comp.name} exited during start; log {log}:\n  {detail}")
+    return ClusterError(f"{comp.name} not ready after {comp.timeout:.0f}s; see {log}")
+
+
+def _start_components(ctx: Context) -> list[str]:
+    pids = {c.name: _running(ctx, c) for c in COMPONENTS}
+    changed = _assign_ports(ctx, [c for c in COMPONENTS if pids[c.name] is None])
+    _write_configs(ctx)
+    started: list[str] = []
+    pending: dict[str, int] = {}  # started or found, readiness not yet confirmed
+
+    def wait_ready(name: str) -> None:
+        if name not in pending:
+            return
+        comp, pid = COMPONENTS_BY_NAME[name], pending.pop(name)
+        binary = ctx.settings.binary(comp.binary)
+        why = wait_for(
+            comp.probe(ctx, ctx.port(comp.name)),
+            comp.timeout,
+            lambda: processes.is_ours(pid, binary, ctx.layout.root),
+        )
+        if why:
+            raise _fail(ctx, comp, why, started)
+        event("component.ready", component=name, pid=pid, port=ctx.port(name))
+
+    for comp in COMPONENTS:
+        pid = pids[comp.name]
+        stale = any(p.split(".")[0] in comp.needs for p in changed)
+        if pid is not None and stale:  # a dependency moved to another port
+            processes.stop(comp.name, pid, ctx.settings.binary(comp.binary), ctx.layout.root)
+            pid = None
+        for need in comp.needs:
+            wait_ready(need)
+        if pid is None:
+            argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
+            pid = processes.start(
+                comp.name, argv, ctx.layout.log(comp.name), ctx.layout.pid(comp.name), comp.env(ctx)
+            )
+            started.append(comp.name)
+        pending[comp.name] = pid
+    for name in list(pending):
+        wait_ready(name)
+    return started
+
+
+def _ensure_nodes(cluster: Cluster, count: int) -> None:
+    cluster.kubectl("apply", "-f", "-", input=kwok.node_manifest(count))
+    names = cluster.kubectl("get", "nodes", "-l", kwok.NODE_LABEL, "-o", "name").stdout.split()
+    wanted = {f"node/{kwok.node_name(i)}" for i in range(count)}
+    extra = [n for n in names if n not in wanted]
+    if extra:
+        cluster.kubectl("delete", "--wait=false", *extra)
+
+
+def up(settings: Settings | None = None) -> UpResult:
+    """Start whatever is not running and healthy; idempotent."""
+    settings = settings or Settings()
+    began = time.monotonic()
+    ensure_built(settings)
+    layout = Layout(settings.run_dir)
+    with _locked(layout):
+        ctx = _context(settings)
+        started = _start_components(ctx)
+        cluster = info(settings)
+        try:
+            _ensure_nodes(cluster, settings.nodes)
+            s3 = minio.s3_client(cluster.s3_endpoint, cluster.s3_access_key, cluster.s3_secret_key)
+            minio.ensure_bucket(s3, cluster.s3_bucket)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in started])
+            raise ClusterError(f"post-start setup failed: {exc}") from exc
+    seconds = round(time.monotonic() - began, 1)
+    event("cluster.up", run_dir=layout.root, started=",".join(started) or "-", seconds=seconds)
+    return UpResult(cluster, started, seconds)
+
+
+def _stop(ctx: Context, comps: Iterable[Component]) -> list[str]:
+    stopped = []
+    for comp in comps:
+        pid_path = ctx.layout.pid(comp.name)
+        recorded = processes.read_pid(pid_path)
+        if recorded and processes.stop(comp.name, *recorded, ctx.layout.root):
+            stopped.append(comp.name)
+        pid_path.unlink(missing_ok=True)
+    return stopped
+
+
+def down(
+    settings: Settings | None = None, components: Iterable[str] | None = None, purge: bool = False
+) -> list[str]:
+    """Stop the named components (default: all) started from this run directory."""
+    settings = settings or Settings()
+    layout = Layout(settings.run_dir)
+    if not layout.root.exists():
+        return []
+    names = set(components) if components is not None else set(COMPONENTS_BY_NAME)
+    with _locked(layout):
+        ctx = Context(settings, layout, Pki(layout.pki_dir), State.load(layout.state))
+        stopped = _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in names])
+        if purge:
+            for entry in layout.root.iterdir():
+                if entry != layout.lock:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    event("cluster.down", run_dir=layout.root, stopped=",".join(stopped) or "-", purged=purge)
+    return stopped
+
+
+def status(settings: Settings | None = None) -> list[ComponentStatus]:
+    settings = settings or Settings()
+    layout = Layout(settings.run_dir)
+    state = State.load(layout.state)
+    result = []
+    for comp in COMPONENTS:
+        found = processes.running(layout.pid(comp.name), layout.root)
+        port = state.ports.get(comp.name)
+        health = "stopped"
+        if found and port:
+            ctx = Context(settings, layout, Pki(layout.pki_dir), state)
+            health = "ok" if comp.probe(ctx, port)() else "unhealthy"
+        result.append(ComponentStatus(comp.name, found[0] if found else None, port, health))
+    return result

@@ -1,0 +1,255 @@
+"""Runs on the cluster, mirroring ``flyte.run``: submit a task, follow it, read typed outputs.
+
+``containertask.run(task, **inputs)`` creates one ContainerTask resource and returns a :class:`Run`.
+Each submission is a new execution named ``<task>-<hash of spec>-<5 random characters>`` unless
+``with_runcontext(name=...)`` chooses the name. Waiting watches the resource (resuming from the last
+resourceVersion and listing again when the watch expires with 410 Gone), so it costs one request
+per change, not a poll loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from flyteidl2.core import literals_pb2
+from kubernetes.client.exceptions import ApiException
+
+from containertask.api import values
+from containertask.api.constants import MAIN_CONTAINER
+from containertask.api.errors import SpecError
+from containertask.api.spec import TaskSpec
+from containertask.api.status import Phase, TaskStatus
+from containertask.sdk import manifest
+from containertask.sdk.client import Client
+from containertask.sdk.errors import (
+    RunDeletedError,
+    RunFailedError,
+    RunNotFinishedError,
+    RunTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from containertask.sdk.task import ContainerTask
+
+ProgressCallback = Callable[[TaskStatus], None]
+_WATCH_SECONDS: Final = 300
+_HTTP_GONE: Final = 410
+
+
+def progress_line(name: str, status: TaskStatus) -> str:
+    """One line describing a run's state: ``area-1a2b: Running (attempt 2)``."""
+    text = f"{name}: {status.phase.value}"
+    if status.attempts:
+        last = status.attempts[-1]
+        text += f" (attempt {last.number}"
+        if last.exit_code is not None:
+            text += f", exit code {last.exit_code}"
+        text += ")"
+    if status.reason:
+        text += f" {status.reason}"
+    if status.message:
+        text += f": {status.message}"
+    return text
+
+
+class Run:
+    """One ContainerTask resource on the cluster."""
+
+    def __init__(self, name: str, namespace: str, client: Client) -> None:
+        self.name, self.namespace, self.client = name, namespace, client
+
+    @classmethod
+    def attach(cls, name: str, namespace: str | None = None, client: Client | None = None) -> Run:
+        """The run of an existing resource (created by ``kubectl apply`` or another process)."""
+        client = client or Client.from_config()
+        return cls(name, namespace or client.namespace, client)
+
+    def __repr__(self) -> str:
+        return f"Run({self.namespace}/{self.name})"
+
+    def status(self) -> TaskStatus:
+        return TaskStatus.from_dict(self._get().get("status"))
+
+    def spec(self) -> TaskSpec:
+        """The resource's spec (its definition and input values)."""
+        return TaskSpec.from_dict(self._get()["spec"])
+
+    def _get(self) -> dict[str, Any]:
+        return self.client.get(self.name, self.namespace)
+
+    def wait(
+        self, timeout: float | None = None, progress: ProgressCallback | bool = False
+    ) -> TaskStatus:
+        """Block until the run finishes; returns the status of a success.
+
+        ``progress`` is called with the status whenever the phase or attempt changes (``True``
+        prints a line to stderr). Raises :class:`RunFailedError` if the run failed or was
+        cancelled, :class:`RunTimeoutError` when ``timeout`` seconds pass first."""
+        report = _reporter(self.name, progress)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        obj = self._get()
+        while True:
+            status = TaskStatus.from_dict(obj.get("status"))
+            report(status)
+            if status.phase.is_terminal:
+                return self._finished(status)
+            remaining = _WATCH_SECONDS if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunTimeoutError(
+                    f"ContainerTask {self.namespace}/{self.name} still {status.phase.value} "
+                    f"after {timeout}s"
+                )
+            obj = self._next_change(obj, math.ceil(min(remaining, _WATCH_SECONDS)), report)
+
+    def _next_change(
+        self, obj: dict[str, Any], seconds: int, report: ProgressCallback
+    ) -> dict[str, Any]:
+        """The resource after its status reaches a terminal phase or the watch window ends."""
+        version = obj["metadata"]["resourceVersion"]
+        try:
+            for kind, event in self.client.watch(self.name, self.namespace, version, seconds):
+                if kind == "DELETED":
+                    raise RunDeletedError(f"ContainerTask {self.namespace}/{self.name} was deleted")
+                if kind == "BOOKMARK":
+                    obj["metadata"]["resourceVersion"] = event["metadata"]["resourceVersion"]
+                    continue
+                obj = event
+                status = TaskStatus.from_dict(obj.get("status"))
+                if status.phase.is_terminal:
+                    return obj
+                report(status)
+        except ApiException as err:
+            if err.status != _HTTP_GONE:
+                raise
+            return self._get()  # the watch expired: read the current state and watch again
+        return obj
+
+    def _finished(self, status: TaskStatus) -> TaskStatus:
+        if status.phase is not Phase.SUCCEEDED:
+            raise RunFailedError(self.name, self.namespace, status)
+        return status
+
+    async def wait_async(
+        self, timeout: float | None = None, progress: ProgressCallback | bool = False
+    ) -> TaskStatus:
+        """:meth:`wait` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.wait, timeout, progress)
+
+    def outputs(self) -> dict[str, Any]:
+        """The outputs of a succeeded run as Python values of their declared types (files and
+        directories as File/Directory of their URIs), in declaration order."""
+        obj = self._get()
+        status = TaskStatus.from_dict(obj.get("status"))
+        if status.phase is not Phase.SUCCEEDED:
+            if status.phase.is_terminal:
+                raise RunFailedError(self.name, self.namespace, status)
+            raise RunNotFinishedError(
+                f"ContainerTask {self.namespace}/{self.name} is {status.phase.value}: "
+                "no outputs yet; wait() for it first"
+            )
+        types = TaskSpec.from_dict(obj["spec"]).output_types
+        inline = status.outputs or {}
+        stored = {n: t for n, t in types.items() if n not in inline}
+        out = {
+            n: values.from_json(t, inline[n], f"status.outputs.{n}")
+            for n, t in types.items()
+            if n in inline
+        }
+        if stored:
+            out.update(_stored_outputs(status, stored))
+        return {n: out[n] for n in types}
+
+    def logs(self, container: str = MAIN_CONTAINER) -> str:
+        """Logs of ``container`` in the pod of the latest attempt."""
+        attempts = self.status().attempts
+        if not attempts:
+            raise RunNotFinishedError(
+                f"ContainerTask {self.namespace}/{self.name} has not started a pod yet"
+            )
+        return self.client.pod_logs(attempts[-1].pod, self.namespace, container)
+
+    def cancel(self) -> None:
+        """Ask the operator to stop the run; ``wait`` then raises with phase Cancelled."""
+        self.client.cancel(self.name, self.namespace)
+
+
+def _stored_outputs(status: TaskStatus, types: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs too large for the status, read from the outputs.pb LiteralMap at outputsUri."""
+    missing = [n for n in types if n not in status.stored_outputs]
+    if missing:
+        raise SpecError(f"status.outputs.{missing[0]}", "declared output missing from the status")
+    if not status.outputs_uri:
+        raise SpecError("status.outputsUri", "is required when storedOutputs is set")
+    from containertask import storage  # only runs with stored outputs need the object store
+
+    literal_map = literals_pb2.LiteralMap()
+    literal_map.ParseFromString(storage.Storage().read_bytes(status.outputs_uri))
+    return values.from_literal_map(types, literal_map, status.outputs_uri)
+
+
+def _printer(name: str) -> ProgressCallback:
+    return lambda status: print(progress_line(name, status), file=sys.stderr, flush=True)
+
+
+def _reporter(name: str, progress: ProgressCallback | bool) -> ProgressCallback:
+    """Calls ``progress`` only when the phase or the attempt number changes."""
+    if progress is False:
+        return lambda status: None
+    callback: ProgressCallback = progress if callable(progress) else _printer(name)
+    seen: list[tuple[Phase, int]] = []
+
+    def report(status: TaskStatus) -> None:
+        key = (status.phase, len(status.attempts))
+        if not seen or seen[-1] != key:
+            seen.append(key)
+            callback(status)
+
+    return report
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Settings of a submission: ``with_runcontext(name=..., namespace=...).run(task, x=1)``."""
+
+    name: str | None = None
+    namespace: str | None = None
+    client: Client | None = None
+
+    def run(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+        """Create the task's resource with these inputs and return its Run (without waiting)."""
+        spec = task.spec(*args, **inputs)
+        name = self.name or f"{manifest.resource_name(task.name, spec)}-{_suffix()}"
+        client = self.client or Client.from_config()
+        namespace = self.namespace or task.namespace or client.namespace
+        created = client.create(task.manifest(spec, name, namespace))
+        return Run(created["metadata"]["name"], namespace, client)
+
+    async def arun(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+        """:meth:`run` without blocking the event loop."""
+        return await asyncio.to_thread(self.run, task, *args, **inputs)
+
+
+def _suffix() -> str:
+    return secrets.token_hex(3)[: manifest.SUFFIX_LENGTH]
+
+
+def with_runcontext(
+    name: str | None = None, namespace: str | None = None, client: Client | None = None
+) -> RunContext:
+    return RunContext(name, namespace, client)
+
+
+def run(task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+    """Submit ``task`` with these inputs to the current kubeconfig's cluster; see :class:`Run`."""
+    return RunContext().run(task, *args, **inputs)
+
+
+async def arun(task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+    return await RunContext().arun(task, *args, **inputs)

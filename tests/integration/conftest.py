@@ -1,0 +1,58 @@
+"""Fixtures for tests against the local cluster (real control plane, kwok nodes, MinIO).
+
+``cluster`` brings the cluster up once per session (reusing a running one) and at the end stops
+only the components it started; ``CONTAINERTASK_KEEP_CLUSTER=1`` leaves them running.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+import localcluster
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build missing binaries before any test runs: a cold build takes far longer than one
+    test's timeout, which would otherwise be charged to the first test using ``cluster``."""
+    if any(item.get_closest_marker("integration") for item in session.items):
+        localcluster.ensure_built(localcluster.Settings())
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[localcluster.Cluster]:
+    settings = localcluster.Settings()
+    result = localcluster.up(settings)
+    yield result.cluster
+    if result.started and os.environ.get("CONTAINERTASK_KEEP_CLUSTER") != "1":
+        localcluster.down(settings, components=result.started)
+
+
+@pytest.fixture(scope="session")
+def api_client(cluster: localcluster.Cluster) -> Iterator[Any]:
+    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(api_client: Any) -> Iterator[str]:
+    """A fresh namespace (with its ``default`` service account ready), deleted afterwards."""
+    core = client.CoreV1Api(api_client)
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account(
+        name, field_selector="metadata.name=default"
+    ).items:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"namespace {name}: no default service account after 30s")
+        time.sleep(0.1)
+    yield name
+    core.delete_namespace(name)
