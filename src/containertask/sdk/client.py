@@ -62,6 +62,18 @@ class Client:
             self._custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
         )
 
+    def get_current(self, name: str, namespace: str) -> tuple[dict[str, Any] | None, str]:
+        """The resource (None if absent) and the collection's resourceVersion: a watch from
+        there misses nothing, even when the object itself has not changed for a long time."""
+        listing = cast(
+            dict[str, Any],
+            self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, field_selector=f"metadata.name={name}"
+            ),
+        )
+        items = listing.get("items") or []
+        return (items[0] if items else None), listing["metadata"]["resourceVersion"]
+
     def watch(
         self, name: str, namespace: str, resource_version: str, timeout_seconds: int
     ) -> Iterator[Event]:

@@ -94,7 +94,7 @@ class Run:
         cancelled, :class:`RunTimeoutError` when ``timeout`` seconds pass first."""
         report = _reporter(self.name, progress)
         deadline = None if timeout is None else time.monotonic() + timeout
-        obj = self._get()
+        obj, version = self._current()
         while True:
             status = TaskStatus.from_dict(obj.get("status"))
             report(status)
@@ -106,30 +106,37 @@ class Run:
                     f"ContainerTask {self.namespace}/{self.name} still {status.phase.value} "
                     f"after {timeout}s"
                 )
-            obj = self._next_change(obj, math.ceil(min(remaining, _WATCH_SECONDS)), report)
+            seconds = math.ceil(min(remaining, _WATCH_SECONDS))
+            obj, version = self._next_change(obj, version, seconds, report)
+
+    def _current(self) -> tuple[dict[str, Any], str]:
+        obj, version = self.client.get_current(self.name, self.namespace)
+        if obj is None:
+            raise RunDeletedError(f"ContainerTask {self.namespace}/{self.name} does not exist")
+        return obj, version
 
     def _next_change(
-        self, obj: dict[str, Any], seconds: int, report: ProgressCallback
-    ) -> dict[str, Any]:
-        """The resource after its status reaches a terminal phase or the watch window ends."""
-        version = obj["metadata"]["resourceVersion"]
+        self, obj: dict[str, Any], version: str, seconds: int, report: ProgressCallback
+    ) -> tuple[dict[str, Any], str]:
+        """The resource and the version to resume from, once its phase is terminal or the
+        watch window ends."""
         try:
             for kind, event in self.client.watch(self.name, self.namespace, version, seconds):
                 if kind == "DELETED":
                     raise RunDeletedError(f"ContainerTask {self.namespace}/{self.name} was deleted")
+                version = event["metadata"]["resourceVersion"]
                 if kind == "BOOKMARK":
-                    obj["metadata"]["resourceVersion"] = event["metadata"]["resourceVersion"]
                     continue
                 obj = event
                 status = TaskStatus.from_dict(obj.get("status"))
                 if status.phase.is_terminal:
-                    return obj
+                    break
                 report(status)
         except ApiException as err:
             if err.status != _HTTP_GONE:
                 raise
-            return self._get()  # the watch expired: read the current state and watch again
-        return obj
+            return self._current()  # the watch expired: list again and watch from there
+        return obj, version
 
     def _finished(self, status: TaskStatus) -> TaskStatus:
         if status.phase is not Phase.SUCCEEDED:

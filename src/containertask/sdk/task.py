@@ -264,18 +264,10 @@ class ContainerTask:
         The name, image and interface (inputs, outputs) identify the task and cannot change, nor
         can the command line and data directories: define another ContainerTask for those."""
         for key in kwargs:
-            if key in _FIXED:
-                raise SpecError(
-                    key, "cannot be overridden: it identifies the task; define a new ContainerTask"
-                )
-            if key in _DEFINITION:
-                raise SpecError(
-                    key, "cannot be overridden: it defines the task; define a new ContainerTask"
-                )
-            if key in _FLYTE_ONLY:
-                raise SpecError(key, "is a Flyte option that containertask does not support")
-            if key not in (*OPTIONS, "local_logs"):
-                raise SpecError(key, "unknown option", allowed=", ".join((*OPTIONS, "local_logs")))
+            problem = _override_problem(key)
+            if problem:
+                allowed = ", ".join((*OPTIONS, "local_logs"))
+                raise self._error(SpecError(key, problem, allowed=allowed))
         init = {**self._init, **kwargs}
         task = ContainerTask(**init)
         task._source_file = self._source_file
@@ -379,6 +371,18 @@ class ContainerTask:
 
     def __repr__(self) -> str:
         return f"ContainerTask(name={self.name!r}, image={self.image!r})"
+
+
+def _override_problem(key: str) -> str | None:
+    if key in _FIXED:
+        return "cannot be overridden: it identifies the task; define a new ContainerTask"
+    if key in _DEFINITION:
+        return "cannot be overridden: it defines the task; define a new ContainerTask"
+    if key in _FLYTE_ONLY:
+        return "is a Flyte option that containertask does not support"
+    if key not in (*OPTIONS, "local_logs"):
+        return "unknown option"
+    return None
 
 
 def _with_cache(spec: TaskSpec, cache: Any) -> TaskSpec:
