@@ -22,6 +22,7 @@ from containertask.api.types import Directory, File, TypeRef
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _SIMPLE = {
     "int": types_pb2.SimpleType.INTEGER,
@@ -69,6 +70,8 @@ def coerce(t: TypeRef, value: Any, field: str) -> Any:
 def _coerce_scalar(t: TypeRef, value: Any, field: str) -> Any:
     match t.name:
         case "int" if isinstance(value, int) and not isinstance(value, bool):
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise SpecError(field, "an int must fit in 64 bits", value)
             return value
         case "float" if isinstance(value, int | float) and not isinstance(value, bool):
             if not math.isfinite(value):
@@ -212,6 +215,9 @@ def from_literal(t: TypeRef, literal: literals_pb2.Literal, field: str) -> Any:
     if t.is_blob:
         if scalar is None or scalar.WhichOneof("value") != "blob":
             raise _type_error(field, t, kind)
+        if scalar.blob.metadata.type.dimensionality != _DIMENSIONALITY[t.name]:
+            other = "directory" if t.name == "file" else "file"
+            raise _type_error(field, t, f"a {other} blob")
         return File(scalar.blob.uri) if t.name == "file" else Directory(scalar.blob.uri)
     if scalar is None or scalar.WhichOneof("value") != "primitive":
         raise _type_error(field, t, kind)
