@@ -63,24 +63,21 @@ def _lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def _go() -> str:
+def _build(settings: Settings, tool: Tool) -> float:
+    log_path = settings.bin_root / "logs" / f"{tool.name}-{tool.version}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     go = shutil.which("go")
     if go is None:
-        raise BuildError(
-            "Go toolchain not found on PATH: building the local cluster's binaries needs "
-            "`go` (>= the version in hack/tools/*/go.mod)"
+        message = (
+            f"building {tool.name} {tool.version}: Go toolchain not found on PATH "
+            f"(needs the go version in {tool.module_dir}/go.mod or newer)"
         )
-    return go
-
-
-def _build(settings: Settings, tool: Tool) -> float:
-    go = _go()
+        log_path.write_text(message + "\n")
+        raise BuildError(f"{message}; see {log_path}")
     final = settings.tool_dir(tool)
     partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    log_path = settings.bin_root / "logs" / f"{tool.name}-{tool.version}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     if len(tool.binaries) == 1:
         [(name, package)] = tool.binaries.items()
         outputs = ["-o", str(partial / name), package]

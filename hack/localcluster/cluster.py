@@ -207,6 +207,7 @@ def _start_components(ctx: Context) -> list[str]:
         for need in comp.needs:
             wait_ready(need)
         if pid is None:
+            comp.before_start(ctx)
             argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
             pid = processes.start(
                 comp.name, argv, ctx.layout.log(comp.name), ctx.layout.pid(comp.name), comp.env(ctx)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from localcluster.config import Settings
+from localcluster.kwok import NODE_LABEL
 from localcluster.layout import Layout
 from localcluster.pki import Pki
 from localcluster.probes import Probe, http_ok
@@ -52,6 +54,7 @@ class Component:
     probe: Callable[[Context, int], Probe]
     needs: tuple[str, ...] = ()
     env: Callable[[Context], dict[str, str]] = field(default=lambda _: {})
+    before_start: Callable[[Context], None] = field(default=lambda _: None)
     timeout: float = 60.0
 
 
@@ -162,6 +165,28 @@ def _kwok(ctx: Context) -> list[str]:
     ]
 
 
+def _release_node_leases(ctx: Context) -> None:
+    """Delete the node leases a previous kwok process held.
+
+    kwok's lease holder identity is new per process, and it only drives pods on nodes whose
+    lease it holds: a restarted kwok would otherwise idle until the old leases expire (40 s).
+    """
+    kubectl = [str(ctx.settings.binary("kubectl")), f"--kubeconfig={ctx.layout.kubeconfig}"]
+    nodes = subprocess.run(
+        [*kubectl, "get", "nodes", "-l", NODE_LABEL, "-o", "name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if nodes:
+        names = [n.removeprefix("node/") for n in nodes]
+        subprocess.run(
+            [*kubectl, "delete", "lease", "-n", "kube-node-lease", "--ignore-not-found", *names],
+            capture_output=True,
+            check=True,
+        )
+
+
 def _minio(ctx: Context) -> list[str]:
     return ["server", str(ctx.layout.data("minio")), f"--address=127.0.0.1:{ctx.port('minio')}"]
 
@@ -236,6 +261,7 @@ COMPONENTS: tuple[Component, ...] = (
         _probe("/healthz", tls=False),
         needs=("kube-apiserver",),
         env=lambda ctx: {"KWOK_WORKDIR": str(ctx.layout.data("kwok"))},
+        before_start=_release_node_leases,
     ),
 )
 COMPONENTS_BY_NAME = {c.name: c for c in COMPONENTS}

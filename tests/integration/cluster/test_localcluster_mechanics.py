@@ -1,0 +1,122 @@
+"""Cluster-free checks of hack/localcluster: builds, processes, ports, PKI (no binaries needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from localcluster import build, pki, probes, processes
+from localcluster.cluster import Cluster
+from localcluster.config import TOOLS_BY_NAME, Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_busy_preferred_port_is_skipped() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        port = processes.free_port(taken, set())
+    assert port != taken
+    assert processes.free_port(port, set()) == port  # free again: preferred wins
+
+
+def test_warm_build_runs_no_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin")
+    tool = TOOLS_BY_NAME["s5cmd"]
+    directory = settings.tool_dir(tool)
+    directory.mkdir(parents=True)
+    (directory / "s5cmd").write_text("#!/bin/sh\n")
+    (directory / "s5cmd").chmod(0o755)
+    assert not build.is_built(settings, tool)
+    (directory / build.STAMP).write_text(json.dumps(build._expected_stamp(tool)))
+    monkeypatch.setenv("PATH", "")  # any attempt to run go would now fail
+    assert build.ensure_built(settings, ["s5cmd"]) == {}
+
+
+def test_missing_go_names_the_tool_and_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin")
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(build.BuildError) as failed:
+        build.ensure_built(settings, ["s5cmd"])
+    log = settings.bin_root / "logs" / f"s5cmd-{TOOLS_BY_NAME['s5cmd'].version}.log"
+    assert "s5cmd" in str(failed.value)
+    assert str(log) in str(failed.value)
+    assert log.exists()
+    assert not settings.tool_dir(TOOLS_BY_NAME["s5cmd"]).exists()
+
+
+def test_stop_signals_only_a_process_that_is_still_ours(tmp_path: Path) -> None:
+    shell = Path(shutil.which("sh") or "/bin/sh").resolve()
+    pid_file = tmp_path / "sleeper.pid"
+    pid = processes.start(
+        "sleeper", [str(shell), "-c", "sleep 60; :", str(tmp_path)], tmp_path / "s.log", pid_file
+    )
+    try:
+        assert processes.read_pid(pid_file) == (pid, shell)
+        assert not processes.stop("sleeper", pid, shell, tmp_path / "other-run-dir")
+        assert processes.is_ours(pid, shell, tmp_path)
+        assert processes.stop("sleeper", pid, shell, tmp_path, timeout=5)
+        assert not processes.is_ours(pid, shell, tmp_path)
+        assert processes.running(pid_file, tmp_path) is None
+    finally:
+        if processes.is_ours(pid, shell, tmp_path):
+            os.killpg(pid, 9)
+
+
+def test_wait_for_tells_exit_from_timeout() -> None:
+    never = lambda: False  # noqa: E731
+    assert probes.wait_for(never, timeout=0.3, alive=lambda: False) == "exited"
+    assert probes.wait_for(never, timeout=0.3, alive=lambda: True) == "timeout"
+    assert probes.wait_for(lambda: True, timeout=0.3, alive=lambda: True) is None
+
+
+def test_pki_identities_and_idempotence(tmp_path: Path) -> None:
+    made = pki.ensure_pki(tmp_path / "pki")
+    admin = x509.load_pem_x509_certificate(made.cert("admin").read_bytes())
+    orgs = [a.value for a in admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    assert orgs == ["system:masters"]
+    server = x509.load_pem_x509_certificate(made.cert("apiserver").read_bytes())
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    before = {p.name: p.read_bytes() for p in (tmp_path / "pki").iterdir()}
+    pki.ensure_pki(tmp_path / "pki")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "pki").iterdir()} == before
+    ca = x509.load_pem_x509_certificate(made.ca_cert.read_bytes())
+    for name in (*pki.CLIENTS, *pki.SERVERS):
+        x509.load_pem_x509_certificate(made.cert(name).read_bytes()).verify_directly_issued_by(ca)
+
+
+def test_env_has_the_documented_variables(tmp_path: Path) -> None:
+    cluster = Cluster(
+        run_dir=tmp_path,
+        kubeconfig=tmp_path / "kubeconfig",
+        api_server="https://127.0.0.1:1",
+        bin_dir=tmp_path / "bin",
+        s3_endpoint="http://127.0.0.1:2",
+        s3_access_key="a",
+        s3_secret_key="s",
+    )
+    env = cluster.env()
+    assert set(env) == {
+        "KUBECONFIG",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "CONTAINERTASK_TEST_BUCKET",
+        "PATH",
+    }
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["CONTAINERTASK_TEST_BUCKET"] == "containertask-test"
+    assert env["PATH"].startswith(f"{tmp_path / 'bin'}{os.pathsep}")
