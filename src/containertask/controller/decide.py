@@ -1,0 +1,477 @@
+"""(task, its pods, now) -> what to do next. Pure: the whole reconcile policy, no API calls.
+
+The order follows sample-controller's: read the task; find or create its pod; write status last.
+One call of :func:`decide` handles one ContainerTask:
+
+- a finished task (Succeeded, Failed, Cancelled) only makes sure none of its pods still runs;
+- an invalid spec fails the task (reason InvalidSpec, the message names the field), with no pod;
+- ``spec.cancel`` deletes the running pod with a short grace period and cancels the task;
+- a cache hit (same cache key, Succeeded) succeeds the task at once, with no pod;
+- otherwise the current attempt's pod is created, watched, and judged (:mod:`observe`); a failed
+  attempt is retried after exponential backoff unless it was a user error or retries ran out;
+  an attempt fails when its pod stays Pending past the pending deadline or runs past
+  ``timeoutSeconds`` (which counts the Pending time too).
+
+Pods found but missing from the status (the operator stopped between creating a pod and writing
+status) are taken into the status, so a restart never creates a second pod for an attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from containertask.api import Attempt, Phase, SpecError, TaskSpec, TaskStatus
+from containertask.controller import conditions, naming
+from containertask.controller.clock import format_time, parse_time
+from containertask.controller.conditions import Condition, clip
+from containertask.controller.observe import Observation, State, observe
+from containertask.controller.pods import needs_uploader
+
+OUTPUTS_BUDGET: Final = 8 * 1024  # bytes of inline outputs in status; the rest go to storedOutputs
+MAX_ATTEMPT_MESSAGE: Final = 512
+MAX_STATUS_MESSAGE: Final = conditions.MAX_MESSAGE
+# Reasons of a Pending task that deserve a Warning event (the pod will not start by itself).
+PENDING_PROBLEMS: Final = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "Unschedulable",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One ContainerTask as observed: its spec (or why it is invalid) and its current status."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: TaskSpec | SpecError
+    status: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Operator-wide defaults the spec may override."""
+
+    pending_timeout_seconds: int = 300
+    cancel_grace_seconds: int = 5
+    # How long a just-created pod may be missing from the watch before it counts as deleted.
+    visibility_grace_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """A Succeeded task with the same cache key, whose outputs a new task may reuse."""
+
+    task: str
+    status: TaskStatus
+
+
+@dataclass(frozen=True)
+class PodDeletion:
+    name: str
+    grace_seconds: int
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the reconciler does, in order: create the pod of ``create`` (an attempt number),
+    delete ``delete``, write ``status`` (None: unchanged), post ``events``, and come back after
+    ``requeue_after`` seconds (None: only when something changes)."""
+
+    status: dict[str, Any] | None = None
+    create: int | None = None
+    delete: tuple[PodDeletion, ...] = ()
+    events: tuple[Event, ...] = ()
+    requeue_after: float | None = None
+
+
+@dataclass
+class _Next:
+    """The plan being built for one task."""
+
+    status: TaskStatus
+    create: int | None = None
+    delete: list[PodDeletion] = field(default_factory=list)
+    requeue: list[float] = field(default_factory=list)
+    observation: Observation | None = None
+
+
+def decide(
+    task: Task,
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+    cache_hit: CacheHit | None = None,
+) -> Decision:
+    """The next step for ``task``; ``pods`` are the pods it controls, by attempt number."""
+    old = TaskStatus.from_dict(task.status)
+    plan = _plan(task, old, pods, now, policy, cache_hit)
+    # A finished task's status is final; only its leftover pods are acted on.
+    new = (
+        plan.status if old.phase.is_terminal else _with_conditions(plan, old, task.generation, now)
+    )
+    status = new.to_dict()
+    return Decision(
+        status=status if status != dict(task.status) else None,
+        create=plan.create,
+        delete=tuple(plan.delete),
+        events=tuple(transition_events(old, new)),
+        requeue_after=None
+        if new.phase.is_terminal or not plan.requeue
+        else max(min(plan.requeue), 0.0),
+    )
+
+
+def _alive(pods: Mapping[int, Mapping[str, Any]], grace: int) -> list[PodDeletion]:
+    """Deletions for the pods still running and not yet being deleted."""
+    return [
+        PodDeletion(pod["metadata"]["name"], grace)
+        for _, pod in sorted(pods.items())
+        if not (pod.get("metadata") or {}).get("deletionTimestamp")
+        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+
+
+def _finish(
+    status: TaskStatus, phase: Phase, reason: str, message: str, attempts: Sequence[Attempt]
+) -> TaskStatus:
+    return replace(
+        status,
+        phase=phase,
+        reason=reason,
+        message=clip(message, MAX_STATUS_MESSAGE),
+        attempts=tuple(attempts),
+    )
+
+
+def _plan(
+    task: Task,
+    old: TaskStatus,
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+    cache_hit: CacheHit | None,
+) -> _Next:
+    if old.phase.is_terminal:
+        # Nothing more to decide; only make sure no pod of a cancelled or timed-out task runs on.
+        return _Next(old, delete=_alive(pods, policy.cancel_grace_seconds))
+    spec = task.spec
+    if isinstance(spec, SpecError):
+        # Bad user input: no pod and no retry (it would fail the same way).
+        return _Next(_finish(old, Phase.FAILED, "InvalidSpec", str(spec), old.attempts))
+    attempts = _with_found_pods(old.attempts, pods)
+    if spec.cancel:
+        return _cancel(old, attempts, pods, now, policy)
+    if not attempts and spec.cache_version and cache_hit is not None:
+        hit = cache_hit.status
+        cached = replace(
+            old,
+            outputs=hit.outputs,
+            stored_outputs=hit.stored_outputs,
+            outputs_uri=hit.outputs_uri,
+        )
+        return _Next(
+            _finish(cached, Phase.SUCCEEDED, "Cached", f"outputs of {cache_hit.task}", attempts)
+        )
+    if not attempts:
+        return _start(task, old, attempts, 1, now, policy)
+    current = attempts[-1]
+    if current.finished_at is None:
+        return _judge(task, spec, old, attempts, pods, now, policy)
+    # The last attempt failed and may be retried: wait out its backoff.
+    return _retry_or_fail(task, spec, old, attempts, now, policy)
+
+
+def _with_found_pods(
+    attempts: Sequence[Attempt], pods: Mapping[int, Mapping[str, Any]]
+) -> list[Attempt]:
+    """The status's attempts plus any later attempt whose pod exists but was never recorded."""
+    out = list(attempts)
+    last = out[-1].number if out else 0
+    for number, pod in sorted(pods.items()):
+        if number > last:
+            meta = pod.get("metadata") or {}
+            out.append(Attempt(number, meta["name"], started_at=meta.get("creationTimestamp")))
+            last = number
+    return out
+
+
+def _cancel(
+    old: TaskStatus,
+    attempts: list[Attempt],
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+) -> _Next:
+    if attempts and attempts[-1].finished_at is None:
+        attempts[-1] = replace(
+            attempts[-1], finished_at=format_time(now), reason="Cancelled", message="cancelled"
+        )
+    status = _finish(old, Phase.CANCELLED, "Cancelled", "cancelled by spec.cancel", attempts)
+    return _Next(status, delete=_alive(pods, policy.cancel_grace_seconds))
+
+
+def _start(
+    task: Task,
+    old: TaskStatus,
+    attempts: list[Attempt],
+    number: int,
+    now: datetime,
+    policy: Policy,
+) -> _Next:
+    pod = naming.pod_name(task.name, number)
+    attempts.append(Attempt(number, pod, started_at=format_time(now)))
+    status = replace(
+        old,
+        phase=Phase.PENDING,
+        reason="PodCreated",
+        message=f"created pod {pod} for attempt {number}",
+        attempts=tuple(attempts),
+    )
+    return _Next(status, create=number, requeue=[policy.visibility_grace_seconds])
+
+
+def _judge(
+    task: Task,
+    spec: TaskSpec,
+    old: TaskStatus,
+    attempts: list[Attempt],
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+) -> _Next:
+    """The current attempt is unfinished: read its pod, apply the deadlines, and decide."""
+    current = attempts[-1]
+    started = parse_time(current.started_at) or now
+    elapsed = (now - started).total_seconds()
+    pod = pods.get(current.number)
+    deletions: list[PodDeletion] = []
+    requeue: list[float] = []
+    if pod is None:
+        if elapsed < policy.visibility_grace_seconds:
+            # Just created: the watch has not shown it yet. Look again soon.
+            return _Next(
+                replace(old, attempts=tuple(attempts)),
+                requeue=[policy.visibility_grace_seconds - elapsed],
+            )
+        seen = Observation(
+            State.FAILED, "PodDeleted", f"pod {current.pod} was deleted before it finished"
+        )
+    else:
+        seen = observe(
+            pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
+        )
+    pending_limit = spec.pending_timeout_seconds or policy.pending_timeout_seconds
+    if seen.state is State.PENDING:
+        if elapsed >= pending_limit:
+            detail = f": {seen.reason}: {seen.message}" if seen.message else ""
+            seen = replace(
+                seen,
+                state=State.FAILED,
+                reason="PendingTimeout",
+                message=f"the pod stayed Pending for more than {pending_limit}s{detail}",
+            )
+            deletions = _alive(pods, policy.cancel_grace_seconds)
+        else:
+            requeue.append(pending_limit - elapsed)
+    if not seen.state.is_final and spec.timeout_seconds is not None:
+        if elapsed >= spec.timeout_seconds:
+            seen = replace(
+                seen,
+                state=State.FAILED,
+                reason="Timeout",
+                message=f"the attempt ran longer than timeoutSeconds={spec.timeout_seconds}",
+            )
+            deletions = _alive(pods, policy.cancel_grace_seconds)
+        else:
+            requeue.append(spec.timeout_seconds - elapsed)
+    if not seen.state.is_final:
+        phase = Phase.RUNNING if seen.state is State.RUNNING else Phase.PENDING
+        status = replace(
+            old,
+            phase=phase,
+            reason=seen.reason,
+            message=clip(seen.message, MAX_STATUS_MESSAGE),
+            attempts=tuple(attempts),
+        )
+        return _Next(status, requeue=requeue, observation=seen)
+    attempts[-1] = replace(
+        current,
+        finished_at=seen.finished_at or format_time(now),
+        exit_code=seen.exit_code,
+        reason=seen.reason,
+        message=clip(seen.message, MAX_ATTEMPT_MESSAGE),
+    )
+    if seen.state is State.SUCCEEDED:
+        result = seen.result
+        outputs, stored = fit_outputs(
+            dict(result.outputs) if result else {}, tuple(result.stored) if result else ()
+        )
+        done = replace(
+            old,
+            outputs=outputs,
+            stored_outputs=stored,
+            outputs_uri=result.outputs_uri if result else None,
+        )
+        status = _finish(
+            done, Phase.SUCCEEDED, "Succeeded", f"attempt {current.number} succeeded", attempts
+        )
+        return _Next(status, delete=deletions, observation=seen)
+    if not seen.retryable:
+        status = _finish(
+            old, Phase.FAILED, seen.reason or "Failed", _failure_message(attempts[-1]), attempts
+        )
+        return _Next(status, delete=deletions, observation=seen)
+    step = _retry_or_fail(task, spec, old, attempts, now, policy)
+    step.delete.extend(deletions)
+    step.observation = seen
+    return step
+
+
+def _retry_or_fail(
+    task: Task,
+    spec: TaskSpec,
+    old: TaskStatus,
+    attempts: list[Attempt],
+    now: datetime,
+    policy: Policy,
+) -> _Next:
+    """The last attempt failed (retryably): start the next after its backoff, or give up."""
+    last = attempts[-1]
+    if last.number > spec.retries.limit:
+        status = _finish(
+            old, Phase.FAILED, last.reason or "Failed", _failure_message(last), attempts
+        )
+        return _Next(status)
+    finished = parse_time(last.finished_at) or now
+    due = finished + timedelta(seconds=spec.retries.backoff.delay(last.number))
+    if now >= due:
+        return _start(task, old, attempts, last.number + 1, now, policy)
+    status = replace(
+        old,
+        phase=Phase.PENDING,
+        reason="RetryBackoff",
+        message=clip(
+            f"attempt {last.number} failed ({last.reason}); attempt {last.number + 1} starts at "
+            f"{format_time(due)}",
+            MAX_STATUS_MESSAGE,
+        ),
+        attempts=tuple(attempts),
+    )
+    return _Next(status, requeue=[(due - now).total_seconds()])
+
+
+def _failure_message(attempt: Attempt) -> str:
+    text = f"attempt {attempt.number} failed"
+    if attempt.exit_code:
+        text += f" with exit code {attempt.exit_code}"
+    return f"{text}: {attempt.message}" if attempt.message else text
+
+
+def fit_outputs(
+    outputs: dict[str, Any], stored: tuple[str, ...], budget: int = OUTPUTS_BUDGET
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Inline outputs within ``budget`` bytes of JSON; the largest move to ``stored`` (they are in
+    outputs.pb anyway), so the status stays small however many outputs a task has."""
+    inline = dict(outputs)
+    moved = list(stored)
+    while inline and len(json.dumps(inline, separators=(",", ":")).encode()) > budget:
+        largest = max(inline, key=lambda k: len(json.dumps(inline[k])))
+        del inline[largest]
+        moved.append(largest)
+    return inline, tuple(moved)
+
+
+def _with_conditions(plan: _Next, old: TaskStatus, generation: int, now: datetime) -> TaskStatus:
+    status = plan.status
+    phase = status.phase
+    if phase is Phase.SUCCEEDED:
+        done = Condition(
+            conditions.SUCCEEDED, "True", status.reason or "Succeeded", status.message or ""
+        )
+    elif phase.is_terminal:
+        done = Condition(
+            conditions.SUCCEEDED, "False", status.reason or str(phase), status.message or ""
+        )
+    else:
+        done = Condition(
+            conditions.SUCCEEDED, "Unknown", status.reason or str(phase), status.message or ""
+        )
+    entries = conditions.set_condition(old.conditions, done, now, generation)
+    scheduled = plan.observation.scheduled if plan.observation else None
+    if scheduled is not None:
+        entries = conditions.set_condition(
+            entries,
+            Condition(
+                conditions.POD_SCHEDULED,
+                _condition_status(scheduled.status),
+                scheduled.reason or ("Scheduled" if scheduled.status == "True" else "Pending"),
+                scheduled.message or "",
+            ),
+            now,
+            generation,
+        )
+    return replace(status, conditions=tuple(entries))
+
+
+def _condition_status(text: str) -> conditions.ConditionStatus:
+    if text == "True":
+        return "True"
+    return "False" if text == "False" else "Unknown"
+
+
+def transition_events(old: TaskStatus, new: TaskStatus) -> list[Event]:
+    """Events for what changed between two statuses, so an unchanged status posts nothing."""
+    events: list[Event] = []
+    before = {a.number: a for a in old.attempts}
+    for attempt in new.attempts:
+        previous = before.get(attempt.number)
+        if previous is None:
+            events.append(
+                Event(
+                    "Normal",
+                    "PodCreated",
+                    f"created pod {attempt.pod} for attempt {attempt.number}",
+                )
+            )
+        newly_finished = attempt.finished_at and (previous is None or not previous.finished_at)
+        if newly_finished and attempt.reason not in ("Succeeded", "Cancelled"):
+            events.append(
+                Event(
+                    "Warning",
+                    "AttemptFailed",
+                    f"attempt {attempt.number} ({attempt.pod}): {attempt.reason}: {attempt.message}",
+                )
+            )
+    if (new.phase, new.reason) == (old.phase, old.reason):
+        return events
+    message = new.message or ""
+    if new.phase is Phase.SUCCEEDED:
+        events.append(Event("Normal", new.reason or "Succeeded", message))
+    elif new.phase is Phase.CANCELLED:
+        events.append(Event("Normal", "Cancelled", message))
+    elif new.phase is Phase.FAILED:
+        events.append(Event("Warning", new.reason or "Failed", message))
+    elif new.reason in PENDING_PROBLEMS:
+        events.append(Event("Warning", new.reason or "Pending", message))
+    elif new.reason == "RetryBackoff":
+        events.append(Event("Normal", "RetryBackoff", message))
+    return events

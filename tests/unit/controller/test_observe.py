@@ -1,0 +1,218 @@
+"""Pod -> attempt outcome: every waiting reason, terminated reason and uploader result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from podstates import (
+    T1,
+    pod,
+    running,
+    terminated,
+    uploaded,
+    waiting,
+)
+
+from containertask.api import UploadResult
+from containertask.controller.observe import State, observe
+
+pytestmark = pytest.mark.unit
+
+OUTPUTS = ["area", "report"]
+OK = {"ok": True, "outputs": {"area": 12.5}, "stored": ("report",), "outputs_uri": "s3://b/o.pb"}
+
+CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
+    # (id, pod, state, reason, retryable)
+    ("created", pod(), State.PENDING, "Pending", True),
+    ("creating", pod(main=waiting("ContainerCreating")), State.PENDING, "Pending", True),
+    (
+        "init-running",
+        pod(main=waiting("PodInitializing"), uploader=running()),
+        State.PENDING,
+        "Pending",
+        True,
+    ),
+    (
+        "err-image-pull",
+        pod(main=waiting("ErrImagePull", "not found")),
+        State.PENDING,
+        "ErrImagePull",
+        True,
+    ),
+    (
+        "image-pull-backoff",
+        pod(main=waiting("ImagePullBackOff")),
+        State.PENDING,
+        "ImagePullBackOff",
+        True,
+    ),
+    (
+        "helper-config-error",
+        pod(
+            main=waiting("PodInitializing"),
+            uploader=waiting("CreateContainerConfigError", "secret x not found"),
+        ),
+        State.PENDING,
+        "CreateContainerConfigError",
+        True,
+    ),
+    (
+        "unschedulable",
+        pod(scheduled=("False", "Unschedulable", "0/3 nodes are available")),
+        State.PENDING,
+        "Unschedulable",
+        True,
+    ),
+    ("running", pod("Running", main=running(), uploader=running()), State.RUNNING, "Running", True),
+    (
+        "uploading",
+        pod("Running", main=terminated(0), uploader=running()),
+        State.RUNNING,
+        "Uploading",
+        True,
+    ),
+    (
+        "succeeded",
+        pod("Succeeded", main=terminated(0), uploader=uploaded(**OK)),
+        State.SUCCEEDED,
+        "Succeeded",
+        True,
+    ),
+    (
+        "exit-code",
+        pod("Failed", main=terminated(3), uploader=uploaded(ok=True)),
+        State.FAILED,
+        "Error",
+        True,
+    ),
+    (
+        "oom-killed",
+        pod("Failed", main=terminated(137, "OOMKilled"), uploader=uploaded(ok=True)),
+        State.FAILED,
+        "OOMKilled",
+        True,
+    ),
+    (
+        "user-error-exit-0",
+        pod(
+            "Succeeded",
+            main=terminated(0),
+            uploader=uploaded(ok=False, error_kind="user", error="bad input"),
+        ),
+        State.FAILED,
+        "UserError",
+        False,
+    ),
+    (
+        "user-error-exit-1",
+        pod(
+            "Failed",
+            main=terminated(1),
+            uploader=uploaded(ok=False, error_kind="user", error="bad input"),
+        ),
+        State.FAILED,
+        "UserError",
+        False,
+    ),
+    (
+        "upload-system-error",
+        pod(
+            "Succeeded",
+            main=terminated(0),
+            uploader=uploaded(ok=False, error_kind="system", error="store down"),
+        ),
+        State.FAILED,
+        "UploadFailed",
+        True,
+    ),
+    (
+        "uploader-no-message",
+        pod("Succeeded", main=terminated(0), uploader=terminated(1)),
+        State.FAILED,
+        "UploadFailed",
+        True,
+    ),
+    (
+        "uploader-invalid-message",
+        pod("Succeeded", main=terminated(0), uploader=terminated(0, message="{not json")),
+        State.FAILED,
+        "UploadFailed",
+        True,
+    ),
+    (
+        "uploader-missing-output",
+        pod("Succeeded", main=terminated(0), uploader=uploaded(ok=True, outputs={"area": 1.0})),
+        State.FAILED,
+        "UploadFailed",
+        True,
+    ),
+    (
+        "uploader-never-ran",
+        pod("Succeeded", main=terminated(0)),
+        State.FAILED,
+        "UploadFailed",
+        True,
+    ),
+    (
+        "downloader-failed",
+        pod(
+            "Failed",
+            main=waiting("PodInitializing"),
+            downloader=terminated(1, message="no such key"),
+        ),
+        State.FAILED,
+        "DownloadFailed",
+        True,
+    ),
+    ("evicted", pod("Failed", main=running(), reason="Evicted"), State.FAILED, "Evicted", True),
+    ("phase-succeeded-without-main", pod("Succeeded"), State.FAILED, "MainContainerMissing", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "reason", "retryable"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_observe(body: dict[str, Any], state: State, reason: str, retryable: bool) -> None:
+    seen = observe(body, has_uploader=True, outputs=OUTPUTS)
+    assert (seen.state, seen.reason, seen.retryable) == (state, reason, retryable)
+
+
+def test_success_carries_the_upload_result_and_times() -> None:
+    seen = observe(
+        pod("Succeeded", main=terminated(0), uploader=uploaded(**OK)),
+        has_uploader=True,
+        outputs=OUTPUTS,
+    )
+    assert seen.result == UploadResult(**OK)  # type: ignore[arg-type]
+    assert seen.exit_code == 0
+    assert seen.finished_at == T1
+
+
+def test_pod_phase_alone_is_not_trusted() -> None:
+    """Pod Succeeded with main exit 0 is not success while the uploader reports nothing."""
+    seen = observe(
+        pod("Succeeded", main=terminated(0), uploader=terminated(0)), has_uploader=True, outputs=[]
+    )
+    assert seen.state is State.FAILED
+
+
+def test_without_uploader_exit_zero_is_enough() -> None:
+    seen = observe(pod("Succeeded", main=terminated(0)), has_uploader=False, outputs=[])
+    assert seen.state is State.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (pod("Failed", main=terminated(3)), "the main container exited with code 3"),
+        (pod("Failed", main=terminated(3, message="boom")), "boom"),
+        (pod(main=waiting("ErrImagePull", "pull access denied")), "main: pull access denied"),
+        (pod(scheduled=("False", "Unschedulable", "0/1 nodes")), "0/1 nodes"),
+    ],
+    ids=["exit-code", "termination-message", "waiting", "unschedulable"],
+)
+def test_messages(body: dict[str, Any], message: str) -> None:
+    assert observe(body, has_uploader=False, outputs=[]).message == message

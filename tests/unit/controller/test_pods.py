@@ -1,0 +1,247 @@
+"""The pod builder: TaskSpec + attempt -> the pod, compared field by field (table tests)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from containertask.api import CopilotConfig, TaskSpec
+from containertask.api.constants import COPILOT_CONFIG_ENV
+from containertask.controller import naming
+from containertask.controller.pods import Owner, build_pod, overlay
+from containertask.controller.settings import OperatorSettings
+
+pytestmark = pytest.mark.unit
+
+OWNER = Owner("area", "team-a", "uid-1")
+SETTINGS = OperatorSettings(copilot_image="copilot:1", output_location="s3://bucket/runs")
+SPEC: dict[str, Any] = {
+    "image": "shell:1",
+    "command": ["./area.sh", "{{.inputs.a}}", "{{.inputs.data}}"],
+    "arguments": ["--b={{.inputs.b}}"],
+    "inputs": [
+        {"name": "a", "type": "float", "value": 3.0},
+        {"name": "b", "type": "int", "value": 4},
+        {"name": "data", "type": "file", "uri": "s3://bucket/in/data.csv"},
+    ],
+    "outputs": [{"name": "area", "type": "float"}],
+}
+
+
+def pod_for(
+    attempt: int = 1, settings: OperatorSettings = SETTINGS, **changes: Any
+) -> dict[str, Any]:
+    return build_pod(OWNER, TaskSpec.from_dict({**SPEC, **changes}), attempt, settings)
+
+
+def container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    every = pod["spec"].get("initContainers", []) + pod["spec"]["containers"]
+    return next(c for c in every if c["name"] == name)
+
+
+def env_of(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in c.get("env", [])}
+
+
+def test_pod_shape() -> None:
+    pod = pod_for(attempt=2)
+    assert pod["metadata"]["name"] == "area-2"
+    assert pod["metadata"]["namespace"] == "team-a"
+    assert pod["metadata"]["labels"] == {
+        "containertask.io/task": "area",
+        "containertask.io/attempt": "2",
+        "app.kubernetes.io/managed-by": "containertask",
+    }
+    assert pod["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "containertask.io/v1alpha1",
+            "kind": "ContainerTask",
+            "name": "area",
+            "uid": "uid-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert [c["name"] for c in spec["initContainers"]] == ["uploader", "downloader"]
+    assert spec["initContainers"][0]["restartPolicy"] == "Always"
+    assert "restartPolicy" not in spec["initContainers"][1]
+    assert [c["name"] for c in spec["containers"]] == ["main"]
+    assert {v["name"]: v for v in spec["volumes"]} == {
+        "inputs": {"name": "inputs", "emptyDir": {}},
+        "outputs": {"name": "outputs", "emptyDir": {}},
+        "copilot-tmp": {"name": "copilot-tmp", "emptyDir": {}},
+    }
+
+
+def test_main_container_renders_templates_and_mounts_data_dirs() -> None:
+    main = container(pod_for(), "main")
+    assert main["image"] == "shell:1"
+    assert main["command"] == ["./area.sh", "3.0", "/var/inputs/data"]
+    assert main["args"] == ["--b=4"]
+    assert main["volumeMounts"] == [
+        {"name": "inputs", "mountPath": "/var/inputs"},
+        {"name": "outputs", "mountPath": "/var/outputs"},
+    ]
+
+
+def test_main_container_keeps_image_entrypoint_without_command() -> None:
+    main = container(pod_for(command=[], arguments=[]), "main")
+    assert "command" not in main and "args" not in main
+
+
+@pytest.mark.parametrize(("name", "verb"), [("uploader", "upload"), ("downloader", "download")])
+def test_helpers_are_locked_down_and_carry_the_attempts_config(name: str, verb: str) -> None:
+    helper = container(pod_for(attempt=3), name)
+    assert helper["image"] == "copilot:1"
+    assert helper["command"] == ["containertask", "copilot", verb]
+    ctx = helper["securityContext"]
+    assert ctx["runAsNonRoot"] is True
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert helper["resources"] == {
+        "requests": {"cpu": "10m", "memory": "32Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    config = CopilotConfig.from_json(env_of(helper)[COPILOT_CONFIG_ENV])
+    assert config.output_prefix == "s3://bucket/runs/team-a/area/uid-1/attempt-3/"
+    assert [i.name for i in config.inputs] == ["a", "b", "data"]
+    assert [o.name for o in config.outputs] == ["area"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "settings", "prefix"),
+    [
+        ({}, SETTINGS, "s3://bucket/runs/team-a/area/uid-1/attempt-1/"),
+        ({"outputLocation": "gs://mine/x/"}, SETTINGS, "gs://mine/x/team-a/area/uid-1/attempt-1/"),
+        ({}, OperatorSettings(), None),
+    ],
+    ids=["operator-default", "spec-wins", "none"],
+)
+def test_output_prefix(
+    changes: dict[str, Any], settings: OperatorSettings, prefix: str | None
+) -> None:
+    uploader = container(pod_for(settings=settings, **changes), "uploader")
+    assert json.loads(env_of(uploader)[COPILOT_CONFIG_ENV])["outputPrefix"] == prefix
+
+
+@pytest.mark.parametrize(
+    ("changes", "init"),
+    [
+        ({}, ["uploader", "downloader"]),
+        ({"dataLoading": {"downloadMode": "none"}}, ["uploader"]),
+        ({"inputs": [], "command": ["true"], "arguments": []}, ["uploader"]),
+        ({"dataLoading": {"uploadMode": "none"}}, ["downloader"]),
+    ],
+    ids=["both", "no-download", "no-inputs", "no-upload"],
+)
+def test_helpers_only_when_needed(changes: dict[str, Any], init: list[str]) -> None:
+    assert [c["name"] for c in pod_for(**changes)["spec"]["initContainers"]] == init
+
+
+@pytest.mark.parametrize(
+    ("changes", "grace"),
+    [({}, 70), ({"uploadTimeoutSeconds": 600}, 610)],
+    ids=["operator-default", "spec"],
+)
+def test_grace_period_covers_the_upload(changes: dict[str, Any], grace: int) -> None:
+    assert pod_for(**changes)["spec"]["terminationGracePeriodSeconds"] == grace
+
+
+def test_pass_through_fields() -> None:
+    pod = pod_for(
+        resources={"limits": {"memory": "1Gi"}},
+        env=[{"name": "MODE", "value": "fast"}],
+        serviceAccountName="runner",
+        nodeSelector={"disk": "ssd"},
+        tolerations=[{"key": "gpu", "operator": "Exists"}],
+    )
+    main = container(pod, "main")
+    assert main["resources"] == {"limits": {"memory": "1Gi"}}
+    assert main["env"] == [{"name": "MODE", "value": "fast"}]
+    assert pod["spec"]["serviceAccountName"] == "runner"
+    assert pod["spec"]["nodeSelector"] == {"disk": "ssd"}
+    assert pod["spec"]["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
+
+
+def test_copilot_secret_is_offered_to_helpers_only() -> None:
+    pod = pod_for(settings=OperatorSettings(copilot_secret="s3-creds"))
+    assert container(pod, "uploader")["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
+    assert "envFrom" not in container(pod, "main")
+
+
+def test_pod_template_merges_metadata_and_spec() -> None:
+    template = {
+        "metadata": {
+            "labels": {"team": "a", "containertask.io/attempt": "99"},
+            "annotations": {"sim.containertask.io/exit-code.main": "3"},
+        },
+        "spec": {
+            "priorityClassName": "batch",
+            "restartPolicy": "Always",
+            "nodeSelector": {"zone": "z1", "disk": "hdd"},
+            "containers": [
+                {"name": "main", "securityContext": {"runAsUser": 1000}, "image": "ignored"},
+                {"name": "extra", "image": "busybox"},
+            ],
+            "volumes": [{"name": "cache", "emptyDir": {}}],
+        },
+    }
+    pod = pod_for(podTemplate=template, nodeSelector={"disk": "ssd"})
+    assert pod["metadata"]["labels"]["team"] == "a"
+    assert pod["metadata"]["labels"]["containertask.io/attempt"] == "1"
+    assert pod["metadata"]["annotations"] == {"sim.containertask.io/exit-code.main": "3"}
+    spec = pod["spec"]
+    assert spec["priorityClassName"] == "batch"
+    assert spec["restartPolicy"] == "Never"
+    assert spec["nodeSelector"] == {"zone": "z1", "disk": "ssd"}
+    assert [c["name"] for c in spec["containers"]] == ["main", "extra"]
+    main = spec["containers"][0]
+    assert main["image"] == "shell:1"
+    assert main["securityContext"] == {"runAsUser": 1000}
+    assert [v["name"] for v in spec["volumes"]] == ["inputs", "outputs", "copilot-tmp", "cache"]
+
+
+def test_builder_does_not_share_the_template() -> None:
+    spec = TaskSpec.from_dict({**SPEC, "podTemplate": {"spec": {"nodeSelector": {"a": "b"}}}})
+    build_pod(OWNER, spec, 1, SETTINGS)["spec"]["nodeSelector"]["a"] = "changed"
+    assert build_pod(OWNER, spec, 1, SETTINGS)["spec"]["nodeSelector"] == {"a": "b"}
+
+
+@pytest.mark.parametrize(
+    ("base", "ours", "expected"),
+    [
+        ({"a": 1, "b": {"c": 2}}, {"b": {"d": 3}}, {"a": 1, "b": {"c": 2, "d": 3}}),
+        ([{"name": "x", "v": 1}], [{"name": "y"}], [{"name": "y"}, {"name": "x", "v": 1}]),
+        ([1, 2], [3], [3]),
+        ("theirs", "ours", "ours"),
+    ],
+    ids=["mappings", "named-lists", "plain-lists", "scalars"],
+)
+def test_overlay(base: Any, ours: Any, expected: Any) -> None:
+    assert overlay(base, ours) == expected
+
+
+@pytest.mark.parametrize(
+    ("task", "attempt", "expected"),
+    [
+        ("area", 1, "area-1"),
+        ("a" * 61, 1, "a" * 61 + "-1"),
+    ],
+    ids=["short", "fits-exactly"],
+)
+def test_pod_name(task: str, attempt: int, expected: str) -> None:
+    assert naming.pod_name(task, attempt) == expected
+
+
+def test_long_pod_names_are_cut_and_stay_distinct() -> None:
+    one = naming.pod_name("x" * 100 + "-one", 10)
+    two = naming.pod_name("x" * 100 + "-two", 10)
+    assert len(one) == 63 and len(two) == 63
+    assert one != two
+    assert one.endswith("-10")
+    assert naming.pod_name("x" * 100 + "-one", 10) == one
