@@ -70,7 +70,24 @@ def build(task_name: str, spec: TaskSpec, name: str, namespace: str | None) -> d
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec.to_dict()}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes every string a YAML 1.1 reader could take for another type. PyYAML already quotes
+    ``yes``/``off``/``1_000``; kubectl's Go reader also takes ``y``/``n`` for booleans and ``1e3``
+    for a number, so an input named ``n`` would otherwise arrive as ``false``."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        if _GO_NON_STRING.match(data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+        return super().represent_str(data)
+
+
+_GO_NON_STRING: Final = re.compile(r"^([yYnN]|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)$")
+_Dumper.add_representer(str, _Dumper.represent_str)
+
+
 def to_yaml(manifest: dict[str, Any]) -> str:
     """Block-style YAML in the manifest's own key order; strings that look like other types are
     quoted, so the apiserver reads back exactly the values written."""
-    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(
+        manifest, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )

@@ -95,3 +95,9 @@ def test_namespace_comes_from_the_task_or_the_call() -> None:
 def test_chosen_names_must_be_dns_labels(name: str) -> None:
     with pytest.raises(ValueError, match="name: not a valid resource name"):
         manifest.check_name(name)
+
+
+@pytest.mark.parametrize("text", ["y", "n", "N", "Y", "yes", "off", "1e3", "1E+5", "1_000", "0x1f"])
+def test_strings_a_go_yaml_reader_would_retype_are_quoted(text: str) -> None:
+    """kubectl reads YAML 1.1 with Go rules: an unquoted ``n`` is false, ``1e3`` a number."""
+    assert f"'{text}'" in manifest.to_yaml({"value": text})
