@@ -220,12 +220,15 @@ def _start_components(ctx: Context) -> list[str]:
 
 
 def _ensure_nodes(cluster: Cluster, count: int) -> None:
+    """Exactly ``count`` kwok nodes, Ready, and a ``default`` service account to run pods as."""
     cluster.kubectl("apply", "-f", "-", input=kwok.node_manifest(count))
     names = cluster.kubectl("get", "nodes", "-l", kwok.NODE_LABEL, "-o", "name").stdout.split()
     wanted = {f"node/{kwok.node_name(i)}" for i in range(count)}
     extra = [n for n in names if n not in wanted]
     if extra:
         cluster.kubectl("delete", "--wait=false", *extra)
+    cluster.kubectl("wait", "--for=condition=Ready", *sorted(wanted), "--timeout=60s")
+    cluster.kubectl("wait", "--for=create", "-n", "default", "sa/default", "--timeout=60s")
 
 
 def up(settings: Settings | None = None) -> UpResult:

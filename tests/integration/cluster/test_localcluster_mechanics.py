@@ -12,8 +12,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from localcluster import build, pki, probes, processes
+from localcluster import build, cluster, pki, probes, processes
 from localcluster.cluster import Cluster
+from localcluster.components import Component, Context
 from localcluster.config import TOOLS_BY_NAME, Settings
 
 pytestmark = pytest.mark.unit
@@ -120,3 +121,39 @@ def test_env_has_the_documented_variables(tmp_path: Path) -> None:
     assert env["AWS_REGION"] == "us-east-1"
     assert env["CONTAINERTASK_TEST_BUCKET"] == "containertask-test"
     assert env["PATH"].startswith(f"{tmp_path / 'bin'}{os.pathsep}")
+
+
+def _processes_naming(marker: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(marker) in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_readiness_timeout_names_the_component_and_stops_what_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell = Path(shutil.which("sh") or "/bin/sh").resolve()
+    monkeypatch.setattr(Settings, "binary", lambda self, name: shell)
+
+    def sleeper(ctx: Context) -> list[str]:
+        return ["-c", "sleep 60; :", str(ctx.layout.root)]
+
+    good = Component("good", "sh", {"good": 0}, sleeper, lambda ctx, port: lambda: True)
+    bad = Component(
+        "bad", "sh", {"bad": 0}, sleeper, lambda ctx, port: lambda: False, ("good",), timeout=1
+    )
+    monkeypatch.setattr(cluster, "COMPONENTS", (good, bad))
+    monkeypatch.setattr(cluster, "COMPONENTS_BY_NAME", {"good": good, "bad": bad})
+    monkeypatch.setattr(cluster, "_write_configs", lambda ctx: None)
+    ctx = cluster._context(Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin"))
+    with pytest.raises(cluster.ClusterError) as failed:
+        cluster._start_components(ctx)
+    assert str(failed.value) == f"bad not ready after 1s; see {ctx.layout.log('bad')}"
+    assert _processes_naming(ctx.layout.root) == []
+    assert not list((ctx.layout.root / "pids").iterdir())
