@@ -13,7 +13,8 @@ from localcluster.log import configure
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(nodes=args.nodes) if getattr(args, "nodes", None) else Settings()
+    nodes = getattr(args, "nodes", None)
+    return Settings(nodes=nodes) if nodes is not None else Settings()
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     configure(args.verbose)
     try:
         code: int = args.func(args)
-    except (BuildError, ClusterError) as exc:
+    except (BuildError, ClusterError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return code

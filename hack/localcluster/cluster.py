@@ -167,14 +167,23 @@ def _write_configs(ctx: Context) -> None:
             link.symlink_to(target)
 
 
+def _tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - 16384))
+        return "\n  ".join(f.read().decode(errors="replace").splitlines()[-lines:])
+
+
 def _fail(ctx: Context, comp: Component, why: str, started: list[str]) -> ClusterError:
+    """Stop what this ``up`` started; the error names the component and its log."""
     log = ctx.layout.log(comp.name)
     _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in started])
     if why == "exited":
-        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-        detail = "\n  ".join(tail)
-        return ClusterError(f"{comp.name} exited during start; log {log}:\n  {detail}")
-    return ClusterError(f"{comp.name} not ready after {comp.timeout:.0f}s; see {log}")
+        return ClusterError(f"{comp.name} exited during start; log {log}:\n  {_tail(log)}")
+    if why == "timeout":
+        return ClusterError(f"{comp.name} not ready after {comp.timeout:.0f}s; see {log}")
+    return ClusterError(f"{comp.name} could not be started: {why}; see {log}")
 
 
 def _start_components(ctx: Context) -> list[str]:
@@ -207,11 +216,13 @@ def _start_components(ctx: Context) -> list[str]:
         for need in comp.needs:
             wait_ready(need)
         if pid is None:
-            comp.before_start(ctx)
             argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
-            pid = processes.start(
-                comp.name, argv, ctx.layout.log(comp.name), ctx.layout.pid(comp.name), comp.env(ctx)
-            )
+            log, pid_file = ctx.layout.log(comp.name), ctx.layout.pid(comp.name)
+            try:
+                comp.before_start(ctx)
+                pid = processes.start(comp.name, argv, log, pid_file, comp.env(ctx))
+            except (OSError, subprocess.CalledProcessError) as exc:
+                raise _fail(ctx, comp, str(exc), started) from exc
             started.append(comp.name)
         pending[comp.name] = pid
     for name in list(pending):

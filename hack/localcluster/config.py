@@ -89,6 +89,13 @@ TOOLS_BY_NAME = {t.name: t for t in TOOLS}
 USER_BINARIES = ("kubectl", "helm", "s5cmd")
 
 
+def _nodes_from_env() -> int:
+    raw = os.environ.get("CONTAINERTASK_KWOK_NODES", str(DEFAULT_NODES))
+    if not raw.strip().isdigit():
+        raise ValueError(f"CONTAINERTASK_KWOK_NODES={raw!r}: expected a whole number >= 1")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     run_dir: Path = field(
@@ -97,9 +104,11 @@ class Settings:
         ).expanduser()
     )
     bin_root: Path = field(default_factory=lambda: _cache_root() / "bin")
-    nodes: int = field(
-        default_factory=lambda: int(os.environ.get("CONTAINERTASK_KWOK_NODES", DEFAULT_NODES))
-    )
+    nodes: int = field(default_factory=lambda: _nodes_from_env())
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError(f"nodes={self.nodes}: expected a whole number >= 1")
 
     def tool_dir(self, tool: Tool) -> Path:
         return self.bin_root / f"{tool.name}-{tool.version}"
