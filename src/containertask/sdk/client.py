@@ -7,6 +7,7 @@ from the service account; the default namespace is the kubeconfig context's, the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
@@ -30,7 +31,10 @@ class Client:
 
     @classmethod
     def from_config(cls, kubeconfig: str | None = None, context: str | None = None) -> Client:
-        """From the kubeconfig, or the in-cluster service account when there is none."""
+        """From the kubeconfig, or the in-cluster service account when there is none.
+
+        ``KUBECONFIG`` is read now (the kubernetes package reads it once, at import)."""
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
         try:
             api = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context

@@ -81,7 +81,9 @@ class _Dumper(yaml.SafeDumper):
         return super().represent_str(data)
 
 
-_GO_NON_STRING: Final = re.compile(r"^([yYnN]|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)$")
+_GO_NON_STRING: Final = re.compile(
+    r"^([yYnN]|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)$"
+)
 _Dumper.add_representer(str, _Dumper.represent_str)
 
 
