@@ -4,7 +4,7 @@ Entry points: ``hack/cluster`` (CLI) and the pytest fixture in ``tests/integrati
 """
 
 from localcluster.build import BuildError, ensure_built
-from localcluster.cluster import Cluster, ClusterError, down, info, status, up
+from localcluster.cluster import Cluster, ClusterError, down, info, session, status, up
 from localcluster.config import Settings
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "down",
     "ensure_built",
     "info",
+    "session",
     "status",
     "up",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -287,6 +288,8 @@ def down(
     with _locked(layout):
         ctx = Context(settings, layout, Pki(layout.pki_dir), State.load(layout.state))
         stopped = _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in names])
+        if components is None:  # nothing left for a session to stop
+            (layout.root / ".session-started").unlink(missing_ok=True)
         if purge:
             for entry in layout.root.iterdir():
                 if entry != layout.lock:
@@ -309,3 +312,37 @@ def status(settings: Settings | None = None) -> list[ComponentStatus]:
             health = "ok" if comp.probe(ctx, port)() else "unhealthy"
         result.append(ComponentStatus(comp.name, found[0] if found else None, port, health))
     return result
+
+
+@contextmanager
+def session(settings: Settings | None = None, keep: bool = False) -> Iterator[Cluster]:
+    """The cluster for the length of a ``with`` block (a pytest session).
+
+    Brings it up, reusing what runs. Components started by sessions are recorded; the last
+    session to finish stops them, so a cluster started by hand (``hack/cluster up``) or by a
+    session with ``keep`` is left alone, and one session never stops the cluster under another.
+    Each session holds a shared lock on ``<run>/.sessions`` while it runs.
+    """
+    settings = settings or Settings()
+    layout = Layout(settings.run_dir)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    record = layout.root / ".session-started"
+    with (layout.root / ".sessions").open("w") as fd:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # before up: a finishing session must not stop it under us
+        result = up(settings)
+        if result.started and not keep:
+            with _locked(layout):
+                known = set(json.loads(record.read_text())) if record.exists() else set()
+                record.write_text(json.dumps(sorted(known | set(result.started))))
+        try:
+            yield result.cluster
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                event("cluster.kept", reason="another session uses it", run_dir=layout.root)
+            else:
+                if not keep and record.exists():
+                    down(settings, components=json.loads(record.read_text()))
+                    record.unlink()

@@ -1,7 +1,8 @@
 """Fixtures for tests against the local cluster (real control plane, kwok nodes, MinIO).
 
 ``cluster`` brings the cluster up once per session (reusing a running one) and at the end stops
-only the components it started; ``CONTAINERTASK_KEEP_CLUSTER=1`` leaves them running.
+only the components it started, unless another pytest session is still using the cluster;
+``CONTAINERTASK_KEEP_CLUSTER=1`` leaves them running.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[localcluster.Cluster]:
-    settings = localcluster.Settings()
-    result = localcluster.up(settings)
-    yield result.cluster
-    if result.started and os.environ.get("CONTAINERTASK_KEEP_CLUSTER") != "1":
-        localcluster.down(settings, components=result.started)
+    keep = os.environ.get("CONTAINERTASK_KEEP_CLUSTER") == "1"
+    with localcluster.session(keep=keep) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
