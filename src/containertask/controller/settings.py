@@ -15,6 +15,7 @@ from typing import Any, Final
 ENV_PREFIX: Final = "CONTAINERTASK_"
 DEFAULT_COPILOT_IMAGE: Final = "ghcr.io/containertask/containertask:0.1.0"
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS: Final = ("full", "plain", "json")
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,11 @@ class OperatorSettings:
     inline_limit_bytes: int = 1024
     qps: float = 100.0
     burst: int = 200
+    listen_address: str = "127.0.0.1"
     metrics_port: int = 8080
     liveness_port: int = 8081
     log_level: str = "INFO"
+    log_format: str = "full"
     watch_server_timeout: int = 300
     request_timeout: float = 30.0
     resync_seconds: float = 60.0
@@ -56,7 +59,7 @@ class OperatorSettings:
     def liveness_endpoint(self) -> str | None:
         if not self.liveness_port:
             return None
-        return f"http://0.0.0.0:{self.liveness_port}/healthz"
+        return f"http://{self.listen_address}:{self.liveness_port}/healthz"
 
 
 def _positive(kind: type[int] | type[float]) -> Any:
@@ -132,6 +135,11 @@ def parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
         help="API calls allowed at once above --qps",
     )
     p.add_argument(
+        "--listen-address",
+        default=default("LISTEN_ADDRESS", d.listen_address),
+        help="address of the metrics and liveness endpoints (0.0.0.0 in a pod)",
+    )
+    p.add_argument(
         "--metrics-port",
         type=_positive(int),
         default=default("METRICS_PORT", d.metrics_port),
@@ -145,6 +153,12 @@ def parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--log-level", choices=LOG_LEVELS, default=default("LOG_LEVEL", d.log_level).upper()
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default("LOG_FORMAT", d.log_format),
+        help="json: one JSON object per line",
     )
     p.add_argument(
         "--watch-timeout",
@@ -182,9 +196,11 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Oper
         upload_timeout_seconds=int(args.upload_timeout),
         qps=float(args.qps),
         burst=int(args.burst),
+        listen_address=args.listen_address,
         metrics_port=int(args.metrics_port),
         liveness_port=int(args.liveness_port),
         log_level=args.log_level,
+        log_format=args.log_format,
         watch_server_timeout=int(args.watch_timeout),
         resync_seconds=float(args.resync),
     )

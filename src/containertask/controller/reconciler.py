@@ -1,0 +1,310 @@
+"""Applies :func:`decide` to the cluster, one task at a time.
+
+It keeps the newest view of every ContainerTask (from the watch and from its own status writes),
+runs at most one reconcile per task at once (a trigger during a run makes the run go again), and
+schedules the next look when a deadline or backoff is due. Each reconcile follows the
+sample-controller order: read the task and its pods; create the pod if absent (AlreadyExists from
+a pod it controls is success; a pod controlled by anyone else is never adopted); delete what must
+stop; write status last, only when it changed, and only on top of the version it read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
+from containertask.api.cache import cache_key
+from containertask.api.constants import LABEL_ATTEMPT
+from containertask.controller import pods as podbuilder
+from containertask.controller.decide import CacheHit, Decision, Event, Policy, Task, decide
+from containertask.controller.kube import ApiError, Client
+from containertask.controller.metrics import Metrics
+from containertask.controller.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+
+CONFLICT_RETRY_SECONDS: Final = 30.0
+MAX_ERROR_DELAY: Final = 60.0
+
+PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
+
+
+def controlled_by(pod: Mapping[str, Any], uid: str) -> bool:
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or ()
+    return any(r.get("controller") and r.get("uid") == uid for r in refs)
+
+
+def _version(body: Mapping[str, Any]) -> int:
+    """The resourceVersion as a number (etcd revisions grow), to keep the newest view."""
+    try:
+        return int(body["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: Client,
+        settings: OperatorSettings,
+        pods: PodLookup,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._pods = pods
+        self._metrics = metrics
+        self._policy = Policy(settings.pending_timeout_seconds, settings.cancel_grace_seconds)
+        self._tasks: dict[str, dict[str, Any]] = {}
+        self._phases: Counter[str] = Counter()
+        self._cache: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, key) -> (uid, name)
+        self._cache_keys: dict[str, tuple[str, str]] = {}  # uid -> its (namespace, key)
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._failures: Counter[str] = Counter()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- the view of tasks -------------------------------------------------------------------
+
+    def observe(self, body: Mapping[str, Any]) -> str | None:
+        """Record ``body`` if it is newer than what is known; its uid if so, else None."""
+        uid = str(body["metadata"]["uid"])
+        known = self._tasks.get(uid)
+        if known is not None and _version(known) >= _version(body):
+            return None
+        if known is not None:
+            self._phases[self._phase_of(known)] -= 1
+        self._tasks[uid] = dict(body)
+        self._phases[self._phase_of(body)] += 1
+        self._index_cache(uid, body)
+        return uid
+
+    def forget(self, uid: str) -> None:
+        known = self._tasks.pop(uid, None)
+        if known is not None:
+            self._phases[self._phase_of(known)] -= 1
+        timer = self._timers.pop(uid, None)
+        if timer is not None:
+            timer.cancel()
+        cached = self._cache_keys.pop(uid, None)
+        if cached is not None and self._cache.get(cached, ("",))[0] == uid:
+            del self._cache[cached]
+        self._failures.pop(uid, None)
+
+    def phases(self) -> dict[str, int]:
+        return {phase: n for phase, n in self._phases.items() if n}
+
+    @staticmethod
+    def _phase_of(body: Mapping[str, Any]) -> str:
+        return str((body.get("status") or {}).get("phase") or Phase.PENDING)
+
+    def _index_cache(self, uid: str, body: Mapping[str, Any]) -> None:
+        """Succeeded tasks with a cacheVersion, by cache key, for later identical tasks."""
+        status = body.get("status") or {}
+        spec = body.get("spec") or {}
+        if status.get("phase") != Phase.SUCCEEDED or not spec.get("cacheVersion"):
+            return
+        try:
+            key = cache_key(TaskSpec.from_dict(spec))
+        except SpecError:
+            return
+        if key is not None:
+            where = (body["metadata"]["namespace"], key)
+            self._cache[where] = (uid, body["metadata"]["name"])
+            self._cache_keys[uid] = where
+
+    def _cache_hit(
+        self, namespace: str, spec: TaskSpec | SpecError, status: Mapping[str, Any]
+    ) -> CacheHit | None:
+        if isinstance(spec, SpecError) or not spec.cache_version or status.get("attempts"):
+            return None
+        key = cache_key(spec)
+        found = self._cache.get((namespace, key)) if key else None
+        body = self._tasks.get(found[0]) if found else None
+        if found is None or body is None:
+            return None
+        return CacheHit(found[1], TaskStatus.from_dict(body.get("status")))
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    async def run(self, uid: str) -> None:
+        """Reconcile ``uid`` now, or once more after the reconcile already running for it."""
+        if uid in self._running:
+            self._again.add(uid)
+            return
+        self._running.add(uid)
+        try:
+            while True:
+                self._again.discard(uid)
+                await self._reconcile_and_schedule(uid)
+                if uid not in self._again:
+                    break
+        finally:
+            self._running.discard(uid)
+
+    def trigger(self, uid: str) -> None:
+        """Reconcile ``uid`` soon, from outside a handler (a timer)."""
+        self._timers.pop(uid, None)
+        task = asyncio.get_running_loop().create_task(self.run(uid))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _schedule(self, uid: str, delay: float | None) -> None:
+        timer = self._timers.pop(uid, None)
+        if timer is not None:
+            timer.cancel()
+        if delay is not None and uid in self._tasks:
+            self._timers[uid] = asyncio.get_running_loop().call_later(delay, self.trigger, uid)
+
+    async def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _reconcile_and_schedule(self, uid: str) -> None:
+        started = time.perf_counter()
+        try:
+            delay = await self.reconcile(uid)
+            self._failures.pop(uid, None)
+        except Exception as error:  # transient: requeue with backoff, never drop the task
+            self._failures[uid] += 1
+            delay = min(0.5 * 2 ** self._failures[uid], MAX_ERROR_DELAY)
+            logger.warning("reconcile of %s failed, retrying in %.1fs: %s", uid, delay, error)
+            if self._metrics:
+                self._metrics.reconcile_errors.inc()
+        if self._metrics:
+            self._metrics.reconcile_seconds.observe(time.perf_counter() - started)
+        body = self._tasks.get(uid)
+        if body is not None and delay is None and not Phase(self._phase_of(body)).is_terminal:
+            delay = self._settings.resync_seconds  # a safety net: look again even if nothing moves
+        self._schedule(uid, delay)
+
+    # --- one reconcile -------------------------------------------------------------------------
+
+    def _task(self, body: Mapping[str, Any]) -> Task:
+        meta = body["metadata"]
+        try:
+            spec: TaskSpec | SpecError = TaskSpec.from_dict(body.get("spec") or {})
+        except SpecError as error:
+            spec = error
+        return Task(
+            meta["name"],
+            meta["namespace"],
+            meta["uid"],
+            int(meta.get("generation") or 1),
+            spec,
+            body.get("status") or {},
+        )
+
+    def _owned_pods(self, uid: str) -> dict[int, Mapping[str, Any]]:
+        found: dict[int, Mapping[str, Any]] = {}
+        for pod in self._pods(uid):
+            label = ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_ATTEMPT, "")
+            if controlled_by(pod, uid) and label.isdigit():
+                found[int(label)] = pod
+        return found
+
+    async def reconcile(self, uid: str) -> float | None:
+        """One pass for the task ``uid``; returns when to look again (None: on change only)."""
+        body = self._tasks.get(uid)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None  # gone or going: garbage collection removes its pods
+        task = self._task(body)
+        decision = decide(
+            task,
+            self._owned_pods(uid),
+            datetime.now(UTC),
+            self._policy,
+            self._cache_hit(task.namespace, task.spec, task.status),
+        )
+        if decision.create is not None:
+            assert isinstance(task.spec, TaskSpec)  # decide never creates a pod for a bad spec
+            if not await self._create(body, task, task.spec, decision.create):
+                return CONFLICT_RETRY_SECONDS
+        for deletion in decision.delete:
+            await self._client.delete_pod(task.namespace, deletion.name, deletion.grace_seconds)
+            logger.info(
+                "deleted pod %s/%s (grace %ss)",
+                task.namespace,
+                deletion.name,
+                deletion.grace_seconds,
+            )
+        if decision.status is not None and not await self._write_status(body, task, decision):
+            return None  # the task changed meanwhile; its watch event triggers the next pass
+        for event in decision.events:
+            await self._post(body, event)
+        return decision.requeue_after
+
+    async def _create(
+        self, body: Mapping[str, Any], task: Task, spec: TaskSpec, attempt: int
+    ) -> bool:
+        owner = podbuilder.Owner(task.name, task.namespace, task.uid)
+        pod = podbuilder.build_pod(owner, spec, attempt, self._settings)
+        name = pod["metadata"]["name"]
+        try:
+            await self._client.create_pod(pod)
+        except ApiError as error:
+            if error.status != 409:
+                await self._post(body, Event("Warning", "PodCreateFailed", f"pod {name}: {error}"))
+                raise
+            existing = await self._client.get_pod(task.namespace, name)
+            if not controlled_by(existing, task.uid):
+                # Never adopt what someone else controls; say so and look again later.
+                await self._post(
+                    body,
+                    Event(
+                        "Warning",
+                        "PodConflict",
+                        f"pod {name} exists and is not controlled by this ContainerTask; not adopting it",
+                    ),
+                )
+                return False
+            return True  # created by an earlier pass: AlreadyExists is success
+        logger.info("created pod %s/%s (attempt %d)", task.namespace, name, attempt)
+        if self._metrics:
+            self._metrics.pods_created.inc()
+        return True
+
+    async def _write_status(self, body: Mapping[str, Any], task: Task, decision: Decision) -> bool:
+        assert decision.status is not None
+        meta = body["metadata"]
+        try:
+            updated = await self._client.write_status(
+                task.namespace,
+                task.name,
+                str(meta.get("resourceVersion")),
+                task.status,
+                decision.status,
+            )
+        except ApiError as error:
+            if error.status in (404, 409):
+                return False
+            raise
+        self.observe(updated)
+        phase = Phase(decision.status["phase"])
+        if phase.is_terminal:
+            logger.info(
+                "%s/%s %s: %s", task.namespace, task.name, phase, decision.status.get("message")
+            )
+            if self._metrics:
+                self._metrics.tasks_finished.labels(
+                    str(phase), decision.status.get("reason") or ""
+                ).inc()
+        return True
+
+    async def _post(self, body: Mapping[str, Any], event: Event) -> None:
+        """Events are best effort: a failure to post one never fails a reconcile."""
+        try:
+            await self._client.post_event(body, event.type, event.reason, event.message)
+        except Exception as error:
+            logger.warning("could not post event %s: %s", event.reason, error)
