@@ -421,4 +421,6 @@ def _caller_file() -> str | None:
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename == __file__:
         frame = frame.f_back  # type: ignore[assignment]
-    return None if frame is None else str(Path(frame.f_code.co_filename).resolve())
+    if frame is None or frame.f_code.co_filename.startswith("<"):
+        return None  # defined in an interactive session or exec'd text: no file
+    return str(Path(frame.f_code.co_filename).resolve())

@@ -8,13 +8,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import config
+from kubernetes.client.exceptions import ApiException
 
 import containertask
 import localcluster
@@ -208,19 +210,29 @@ def test_async_submit_and_wait(
     assert asyncio.run(main()) == {**TYPED, "parts": [], "scores": {}}
 
 
+@pytest.fixture
+def task_file(
+    cluster: localcluster.Cluster, crd: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[[str], Path]:
+    """Writes a module of tasks for the CLI to load; the CLI finds the cluster by KUBECONFIG."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+
+    def write(source: str) -> Path:
+        module = tmp_path / "tasks.py"
+        module.write_text("import containertask\n" + source)
+        return module
+
+    return write
+
+
 def test_cli_run_status_and_outputs(
     cluster: localcluster.Cluster,
     namespace: str,
-    crd: str,
     operator_stand_in: Client,
-    monkeypatch: pytest.MonkeyPatch,
+    task_file: Callable[[str], Path],
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Any,
 ) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    module = tmp_path / "tasks.py"
-    module.write_text(
-        "import containertask\n"
+    module = task_file(
         "echo = containertask.ContainerTask('echo', 'busybox', 'echo {{.inputs.n}}',\n"
         "    inputs={'n': int, 'xs': list[float]}, outputs={'n': int})\n"
     )
@@ -255,52 +267,66 @@ def test_cli_run_status_and_outputs(
     assert f"{name} Failed" in capsys.readouterr().err
 
 
-def test_cli_run_waits_and_exits_non_zero_on_failure(
-    cluster: localcluster.Cluster,
-    namespace: str,
-    crd: str,
-    operator_stand_in: Client,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Any,
-) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    module = tmp_path / "tasks.py"
-    module.write_text(
-        "import containertask\n"
-        "t = containertask.ContainerTask('fails', 'busybox', 'false', outputs={'o': int})\n"
-    )
-    name = "fails-now"
-    failed = {
-        "phase": "Failed",
-        "reason": "Error",
-        "message": "main exited with 1",
-        "attempts": [{"number": 1, "pod": f"{name}-1", "exitCode": 1}],
-    }
+ATTEMPT = {"number": 1, "pod": "cli-run-1"}
+CLI_ENDINGS = [
+    (
+        {"phase": "Succeeded", "outputs": {"o": 5}, "attempts": [{**ATTEMPT, "exitCode": 0}]},
+        0,
+        {"o": 5},
+        "cli-run: Succeeded (attempt 1, exit code 0)",
+    ),
+    (
+        {
+            "phase": "Failed",
+            "reason": "Error",
+            "message": "main exited with 1",
+            "attempts": [{**ATTEMPT, "exitCode": 1}],
+        },
+        1,
+        None,
+        "error: ContainerTask {namespace}/cli-run Failed after 1 attempt(s) "
+        "(reason=Error, exit code 1): main exited with 1",
+    ),
+]
 
-    def fail_when_created() -> None:
+
+@pytest.mark.parametrize(
+    ("final", "code", "outputs", "last_line"), CLI_ENDINGS, ids=["succeeded", "failed"]
+)
+def test_cli_run_follows_the_run_and_exits_with_its_outcome(
+    namespace: str,
+    operator_stand_in: Client,
+    task_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    final: dict[str, Any],
+    code: int,
+    outputs: Any,
+    last_line: str,
+) -> None:
+    module = task_file(
+        "t = containertask.ContainerTask('t', 'busybox', 'true', outputs={'o': int})\n"
+    )
+
+    def operate_once_created() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 operator_stand_in.patch_status(
-                    name,
-                    namespace,
-                    {"phase": "Running", "attempts": [{"number": 1, "pod": f"{name}-1"}]},
+                    "cli-run", namespace, {"phase": "Running", "attempts": [ATTEMPT]}
                 )
                 break
-            except Exception:
-                time.sleep(0.1)
+            except ApiException:
+                time.sleep(0.1)  # not created yet
         time.sleep(0.3)
-        operator_stand_in.patch_status(name, namespace, failed)
+        operator_stand_in.patch_status("cli-run", namespace, final)
 
-    thread = threading.Thread(target=fail_when_created, daemon=True)
+    thread = threading.Thread(target=operate_once_created, daemon=True)
     thread.start()
-    code = cli.main(["run", f"{module}:t", "--name", name, "-n", namespace, "--timeout", "60"])
+    argv = ["run", f"{module}:t", "--name", "cli-run", "-n", namespace, "--timeout", "60"]
+    assert cli.main(argv) == code
     thread.join()
-    err = capsys.readouterr().err
-    assert code == 1
-    assert f"{name}: Running (attempt 1)" in err
-    assert (
-        f"error: ContainerTask {namespace}/{name} Failed after 1 attempt(s) (reason=Error, exit code 1): main exited with 1"
-        in err
-    )
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert "cli-run: Running (attempt 1)" in lines
+    assert lines[-1] == last_line.format(namespace=namespace)
+    assert (json.loads(out) if out else None) == outputs
