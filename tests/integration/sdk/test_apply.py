@@ -214,8 +214,14 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "value-for-file",
-        mutated("spec.inputs", [{**FILE_INPUT, "value": "s3://b/k"}]),
-        ["spec.inputs[0]", "file and directory inputs take uri"],
+        {
+            **VALID,
+            "spec": {
+                "image": "busybox",
+                "inputs": [{"name": "data", "type": "file", "value": "s3://b/k"}],
+            },
+        },
+        ["spec.inputs", "file and directory inputs take uri"],
     ),
     (
         "uri-for-float",
@@ -223,16 +229,16 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
         ["spec.inputs[0]", "all other types take value"],
     ),
     (
-        "missing-value",
-        mutated("spec.inputs.0.value", delete=True),
-        ["spec", "every input needs a value"],
-    ),
-    (
-        "values-with-inputs-uri",
-        mutated("spec.inputsUri", "s3://b/inputs.pb"),
+        "uri-with-inputs-uri",
+        {
+            **VALID,
+            "spec": {"image": "busybox", "inputs": [FILE_INPUT], "inputsUri": "s3://b/inputs.pb"},
+        },
         ["spec", "inputs carry no values when spec.inputsUri is set"],
     ),
 ]
+# Not here, because a CEL rule cannot see ``value`` (it has no schema type): a missing value and
+# an inline value next to spec.inputsUri. TaskSpec.from_dict rejects both in the operator.
 
 
 @pytest.mark.parametrize(
