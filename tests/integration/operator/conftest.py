@@ -1,0 +1,56 @@
+"""Fixtures for operator tests: the chart's CRD, operators watching the test's namespace, tasks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operatorkit import Operator, Tasks
+
+import localcluster
+from containertask.api.constants import CRD_NAME
+
+ROOT = Path(__file__).resolve().parents[3]
+CHART = ROOT / "charts" / "containertask"
+
+
+@pytest.fixture(scope="session")
+def chart_crd(cluster: localcluster.Cluster) -> str:
+    """The chart's copy of the CRD, applied once (applying it again is a no-op)."""
+    cluster.kubectl("apply", "-f", str(CHART / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{CRD_NAME}")
+    return CRD_NAME
+
+
+@pytest.fixture
+def start_operator(
+    cluster: localcluster.Cluster, chart_crd: str, namespace: str, tmp_path: Path
+) -> Iterator[Callable[..., Operator]]:
+    """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end."""
+    started: list[Operator] = []
+    env = {**os.environ, **cluster.env(), "PYTHONUNBUFFERED": "1"}
+
+    def start(*args: str, kubeconfig: Path | None = None) -> Operator:
+        run_env = {**env, "KUBECONFIG": str(kubeconfig)} if kubeconfig else env
+        op = Operator(run_env, [f"--namespace={namespace}", *args], tmp_path / "operator.log")
+        op.start()
+        started.append(op)
+        return op
+
+    yield start
+    for op in started:
+        if op.process is not None and op.process.poll() is None:
+            op.stop()
+
+
+@pytest.fixture
+def operator(start_operator: Callable[..., Operator]) -> Operator:
+    return start_operator()
+
+
+@pytest.fixture
+def tasks(api_client: Any, namespace: str) -> Tasks:
+    return Tasks(api_client, namespace)

@@ -1,0 +1,160 @@
+"""Helpers for operator tests: the operator as a subprocess, and ContainerTasks whose pods'
+outcomes come from kwok's ``sim.containertask.io/*`` annotations."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from containertask.api import GROUP, PLURAL, VERSION
+
+SIM = "sim.containertask.io"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Operator:
+    """``containertask operator`` in a subprocess, watching one namespace."""
+
+    def __init__(self, env: dict[str, str], args: list[str], log: Path) -> None:
+        self.env, self.args, self.log = env, args, log
+        self.metrics_port = free_port()
+        self.liveness_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "containertask.cli",
+            "operator",
+            "--listen-address=127.0.0.1",
+            f"--metrics-port={self.metrics_port}",
+            f"--liveness-port={self.liveness_port}",
+            *self.args,
+        ]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"operator exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1
+                ):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"operator not live after 30s: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as r:
+            return str(r.read().decode())
+
+
+class Tasks:
+    """ContainerTasks and their pods in one namespace, through the real API."""
+
+    def __init__(self, api_client: Any, namespace: str) -> None:
+        self.namespace = namespace
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+
+    def create(self, name: str, sim: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+        """A task running ``busybox`` with kwok outcome annotations ``sim`` (keys without the
+        ``sim.containertask.io/`` prefix)."""
+        body_spec: dict[str, Any] = {"image": "busybox:1", "command": ["true"], **spec}
+        if sim:
+            template = body_spec.setdefault("podTemplate", {})
+            annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+            annotations.update({f"{SIM}/{k}": v for k, v in sim.items()})
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ContainerTask",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": body_spec,
+        }
+        return dict(
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, body
+            )
+        )
+
+    def get(self, name: str) -> dict[str, Any]:
+        return dict(
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        )
+
+    def patch_spec(self, name: str, spec: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, {"spec": spec}
+        )
+
+    def delete(self, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.get(name).get("status") or {})
+
+    def wait(
+        self, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll the status until ``check`` holds; the last status in the error otherwise."""
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            if check(status):
+                return status
+            time.sleep(0.2)
+        raise TimeoutError(f"{name}: condition not met in {timeout}s; status: {status}")
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
+        return self.wait(name, lambda s: s.get("phase") == phase, timeout)
+
+    def pods(self) -> list[Any]:
+        return list(self.core.list_namespaced_pod(self.namespace).items)
+
+    def pod_names(self) -> list[str]:
+        return sorted(p.metadata.name for p in self.pods())
+
+    def events(self, name: str) -> list[tuple[str, str, str]]:
+        found = self.core.list_namespaced_event(
+            self.namespace,
+            field_selector=f"involvedObject.name={name},involvedObject.kind=ContainerTask",
+        ).items
+        return [(e.type, e.reason, e.message) for e in found]
+
+    def wait_gone(self, pod: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while pod in self.pod_names():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pod {pod} still exists after {timeout}s")
+            time.sleep(0.2)
