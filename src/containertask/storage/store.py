@@ -58,9 +58,9 @@ class Limits:
     transfers (a multipart upload holds up to ``part_size * part_concurrency``)."""
 
     concurrency: int = 32
-    part_size: int = 16 * MiB
+    part_size: int = 8 * MiB
     part_concurrency: int = 4
-    read_chunk: int = 8 * MiB
+    read_chunk: int = 4 * MiB
     memory_bytes: int = 128 * MiB
     max_retries: int = 6
     retry_timeout_seconds: float = 120.0
@@ -220,25 +220,39 @@ class Storage:
 
     async def _download_files(self, pairs: builtins.list[tuple[Location, Path]]) -> int:
         budget = _Budget(self.limits.memory_bytes)
-        chunk = self.limits.read_chunk
+        lim = self.limits
 
         async def one(pair: tuple[Location, Path]) -> int:
             loc, path = pair
-            uri = loc.uri()
+            store = self._store(loc)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.partial")
-            size = 0
-            async with budget.hold(chunk):
-                with _errors("download", uri):
-                    result = await obstore.get_async(self._store(loc), loc.key)
-                    with partial.open("wb") as out:
-                        async for piece in result.stream(min_chunk_size=chunk):
+            with _errors("download", loc.uri()), partial.open("wb") as out:
+                result = await obstore.get_async(store, loc.key)
+                size: int = result.meta["size"]
+                if size <= 2 * lim.part_size:
+                    async with budget.hold(min(size, lim.read_chunk)):
+                        async for piece in result.stream(min_chunk_size=lim.read_chunk):
                             out.write(piece)
-                            size += len(piece)
+                else:  # large: parallel ranged reads, like a multipart upload in reverse
+                    del result
+                    async with budget.hold(lim.part_size * lim.part_concurrency):
+                        await self._download_ranges(store, loc.key, size, out.fileno())
             partial.replace(path)
             return size
 
-        return sum(await _bounded(self.limits.concurrency, one, pairs))
+        return sum(await _bounded(lim.concurrency, one, pairs))
+
+    async def _download_ranges(self, store: Any, key: str, size: int, fd: int) -> None:
+        part = self.limits.part_size
+
+        async def fetch(start: int) -> None:
+            data = await obstore.get_range_async(
+                store, key, start=start, length=min(part, size - start)
+            )
+            os.pwrite(fd, memoryview(data), start)
+
+        await _bounded(self.limits.part_concurrency, fetch, builtins.list(range(0, size, part)))
 
 
 class _Budget:

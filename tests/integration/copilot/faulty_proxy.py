@@ -1,0 +1,87 @@
+"""A loopback TCP proxy in front of MinIO that fails the first connections, to prove retries."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from urllib.parse import urlparse
+
+SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+)
+
+
+class FaultyProxy:
+    """Forwards to ``upstream``; the first ``failures`` connections are reset (``reset``) or get
+    a 503 answer to their first request (``503``). ``failed`` counts the failures served."""
+
+    def __init__(self, upstream: str, failures: int, mode: str) -> None:
+        parsed = urlparse(upstream)
+        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self.remaining, self.mode, self.failed = failures, mode, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with self._lock:
+            fail = self.remaining > 0
+            self.remaining -= fail
+            self.failed += fail
+        if fail and self.mode == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            return
+        if fail:
+            _read_headers(conn)
+            conn.sendall(SERVICE_UNAVAILABLE)
+            conn.close()
+            return
+        upstream = socket.create_connection(self.upstream)
+        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+        _pipe(conn, upstream)
+
+
+def _read_headers(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while chunk := src.recv(1 << 20):
+            dst.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+@contextmanager
+def faulty_proxy(upstream: str, failures: int, mode: str) -> Iterator[FaultyProxy]:
+    proxy = FaultyProxy(upstream, failures, mode)
+    thread = threading.Thread(target=proxy.serve, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.listener.close()
