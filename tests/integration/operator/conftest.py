@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operatorkit import Operator, Tasks
+from operatorkit import CHART, Operator, Tasks
 
 import localcluster
 from containertask.api.constants import CRD_NAME
-
-ROOT = Path(__file__).resolve().parents[3]
-CHART = ROOT / "charts" / "containertask"
 
 
 @pytest.fixture(scope="session")

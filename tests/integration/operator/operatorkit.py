@@ -18,6 +18,8 @@ from kubernetes import client
 from containertask.api import GROUP, PLURAL, VERSION
 
 SIM = "sim.containertask.io"
+ROOT = Path(__file__).resolve().parents[3]
+CHART = ROOT / "charts" / "containertask"
 
 
 def free_port() -> int:
