@@ -169,7 +169,7 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "initial-above-max",
         mutated("spec.retries.backoff.initialSeconds", 600),
-        ["retries.backoff.initialSeconds must not exceed maxSeconds"],
+        ["spec.retries.backoff.initialSeconds", "must not exceed maxSeconds"],
     ),
     ("zero-timeout", mutated("spec.timeoutSeconds", 0), ["spec.timeoutSeconds"]),
     (
@@ -221,7 +221,7 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
                 "inputs": [{"name": "data", "type": "file", "value": "s3://b/k"}],
             },
         },
-        ["spec.inputs", "file and directory inputs take uri"],
+        ["spec.inputs", "file and directory inputs need a uri"],
     ),
     (
         "uri-for-float",
@@ -234,7 +234,7 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
             **VALID,
             "spec": {"image": "busybox", "inputs": [FILE_INPUT], "inputsUri": "s3://b/inputs.pb"},
         },
-        ["spec", "inputs carry no values when spec.inputsUri is set"],
+        ["spec.inputs", "inputs carry no values or uris when spec.inputsUri is set"],
     ),
 ]
 # Not here, because a CEL rule cannot see ``value`` (it has no schema type): a missing value and
