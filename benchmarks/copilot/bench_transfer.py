@@ -55,7 +55,7 @@ def main() -> int:
         work = Path(tmp)
         large, small = _make_data(work, args.large_mib, args.small_files, args.small_bytes)
         sizes = {"large": args.large_mib * MiB, "small": args.small_files}
-        results: dict[tuple[str, str], tuple[float, float]] = {}
+        results: dict[tuple[str, str], tuple[float, float, float]] = {}
         for tool in tools:
             for op in OPERATIONS:
                 kind = op.split("-")[1]
@@ -63,8 +63,7 @@ def main() -> int:
                 local = large if kind == "large" else small
                 back = work / f"back-{tool}-{kind}"
                 src, dst = (str(local), remote) if op.startswith("up") else (remote, str(back))
-                seconds, rss = _measure(tool, op, src, dst, s5cmd)
-                results[tool, op] = (seconds, rss)
+                results[tool, op] = _measure(tool, op, src, dst, s5cmd)
                 if op.startswith("down"):
                     _check_same(local, back)
                     shutil.rmtree(back) if back.is_dir() else back.unlink()
@@ -85,8 +84,11 @@ def _make_data(work: Path, large_mib: int, count: int, size: int) -> tuple[Path,
     return large, small
 
 
-def _measure(tool: str, op: str, src: str, dst: str, s5cmd: str | None) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one operation run in a fresh process."""
+def _measure(
+    tool: str, op: str, src: str, dst: str, s5cmd: str | None
+) -> tuple[float, float, float]:
+    """(process seconds, transfer seconds, peak RSS in MiB) of one operation in a fresh process.
+    Process time includes interpreter start and imports; s5cmd's transfer time is its process time."""
     if tool == "s5cmd":
         assert s5cmd
         endpoint = os.environ["AWS_ENDPOINT_URL"]
@@ -97,16 +99,29 @@ def _measure(tool: str, op: str, src: str, dst: str, s5cmd: str | None) -> tuple
     else:
         command = [sys.executable, __file__, "--worker", tool, op, src, dst]
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{tool} {op} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024
+    inside = [
+        float(line.split()[1])
+        for line in output.splitlines()
+        if line.startswith("transfer-seconds ")
+    ]
+    return seconds, inside[0] if inside else seconds, usage.ru_maxrss / 1024
 
 
 def _work(tool: str, op: str, src: str, dst: str) -> None:
-    """One operation in this (child) process."""
+    """One operation in this (child) process; prints the seconds the transfer itself took."""
+    start = time.perf_counter()
+    _transfer(tool, op, src, dst)
+    print(f"transfer-seconds {time.perf_counter() - start:.3f}")
+
+
+def _transfer(tool: str, op: str, src: str, dst: str) -> None:
     if tool == "containertask":
         from containertask.storage import Storage
 
@@ -181,23 +196,27 @@ def _find_s5cmd() -> str | None:
 
 
 def _report(
-    results: dict[tuple[str, str], tuple[float, float]], tools: list[str], sizes: dict[str, int]
+    results: dict[tuple[str, str], tuple[float, float, float]],
+    tools: list[str],
+    sizes: dict[str, int],
 ) -> None:
     print(
-        f"{'operation':<16}{'tool':<15}{'seconds':>9}{'throughput':>16}{'peak RSS':>11}{'vs s5cmd':>10}"
+        f"{'operation':<16}{'tool':<15}{'process s':>10}{'transfer s':>11}{'throughput':>16}"
+        f"{'peak RSS':>11}{'vs s5cmd':>10}"
     )
     for op in OPERATIONS:
         kind = op.split("-")[1]
         for tool in tools:
-            seconds, rss = results[tool, op]
+            seconds, inside, rss = results[tool, op]
             if kind == "large":
                 rate = f"{sizes['large'] / MiB / seconds:9.0f} MiB/s"
             else:
                 rate = f"{sizes['small'] / seconds:8.0f} files/s"
-            ratio = ""
-            if "s5cmd" in tools:
-                ratio = f"{results['s5cmd', op][0] / seconds:9.2f}x"
-            print(f"{op:<16}{tool:<15}{seconds:9.2f}{rate:>16}{rss:8.0f} MiB{ratio:>10}")
+            ratio = f"{results['s5cmd', op][0] / seconds:9.2f}x" if "s5cmd" in tools else ""
+            print(
+                f"{op:<16}{tool:<15}{seconds:10.2f}{inside:11.2f}{rate:>16}{rss:8.0f} MiB{ratio:>10}"
+            )
+    print("throughput and the ratio use process time (start-up and imports included)")
 
 
 if __name__ == "__main__":

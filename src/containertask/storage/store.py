@@ -31,6 +31,7 @@ from obstore.store import LocalStore, S3Store, from_url
 from containertask.storage.uri import Location
 
 if TYPE_CHECKING:
+    from obstore import GetOptions
     from obstore.store import ClientConfig, RetryConfig, S3Config
 
 _T = TypeVar("_T")
@@ -55,12 +56,15 @@ class NotFoundError(StorageError):
 @dataclass(frozen=True)
 class Limits:
     """How much runs at once. ``memory_bytes`` bounds the bytes in flight across concurrent
-    transfers (a multipart upload holds up to ``part_size * part_concurrency``)."""
+    transfers: a multipart upload holds up to ``part_size * part_concurrency``, a download
+    ``read_chunk`` per stream (``range_concurrency`` streams for a large object)."""
 
     concurrency: int = 32
     part_size: int = 8 * MiB
     part_concurrency: int = 4
-    read_chunk: int = 4 * MiB
+    range_size: int = 32 * MiB
+    range_concurrency: int = 8
+    read_chunk: int = 1 * MiB
     memory_bytes: int = 128 * MiB
     max_retries: int = 6
     retry_timeout_seconds: float = 120.0
@@ -230,29 +234,37 @@ class Storage:
             with _errors("download", loc.uri()), partial.open("wb") as out:
                 result = await obstore.get_async(store, loc.key)
                 size: int = result.meta["size"]
-                if size <= 2 * lim.part_size:
+                if size <= 2 * lim.range_size:
                     async with budget.hold(min(size, lim.read_chunk)):
                         async for piece in result.stream(min_chunk_size=lim.read_chunk):
                             out.write(piece)
-                else:  # large: parallel ranged reads, like a multipart upload in reverse
+                else:  # large: concurrent ranged reads, like a multipart upload in reverse
+                    meta = result.meta
                     del result
-                    async with budget.hold(lim.part_size * lim.part_concurrency):
-                        await self._download_ranges(store, loc.key, size, out.fileno())
+                    async with budget.hold(lim.read_chunk * lim.range_concurrency):
+                        await self._download_ranges(store, loc.key, meta, out.fileno())
             partial.replace(path)
             return size
 
         return sum(await _bounded(lim.concurrency, one, pairs))
 
-    async def _download_ranges(self, store: Any, key: str, size: int, fd: int) -> None:
-        part = self.limits.part_size
+    async def _download_ranges(self, store: Any, key: str, meta: Any, fd: int) -> None:
+        """Fetch ``range_size`` pieces concurrently, each streamed to its offset in small
+        chunks, so memory stays small however large the pieces; ``if_match`` on the ETag makes
+        an object replaced mid-download fail instead of mixing two versions."""
+        lim, size = self.limits, int(meta["size"])
 
         async def fetch(start: int) -> None:
-            data = await obstore.get_range_async(
-                store, key, start=start, length=min(part, size - start)
-            )
-            os.pwrite(fd, memoryview(data), start)
+            options: GetOptions = {"range": (start, min(start + lim.range_size, size))}
+            if meta.get("e_tag"):
+                options["if_match"] = meta["e_tag"]
+            result = await obstore.get_async(store, key, options=options)
+            offset = start
+            async for piece in result.stream(min_chunk_size=lim.read_chunk):
+                os.pwrite(fd, memoryview(piece), offset)
+                offset += len(piece)
 
-        await _bounded(self.limits.part_concurrency, fetch, builtins.list(range(0, size, part)))
+        await _bounded(lim.range_concurrency, fetch, builtins.list(range(0, size, lim.range_size)))
 
 
 class _Budget:

@@ -122,7 +122,9 @@ def test_failed_download_names_input_and_uri(s3_prefix: str, tmp_path: Path) -> 
 
 
 def test_large_file_and_many_files(s3_prefix: str, tmp_path: Path) -> None:
-    storage = Storage(Limits(part_size=5 * MiB, part_concurrency=3, concurrency=16))
+    storage = Storage(
+        Limits(part_size=5 * MiB, part_concurrency=3, range_size=4 * MiB, concurrency=16)
+    )
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(23 * MiB + 11))  # a multipart upload and ranged download
     many = tmp_path / "many"

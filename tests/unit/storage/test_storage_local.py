@@ -87,7 +87,9 @@ def test_files_and_directories_round_trip(tmp_path: Path) -> None:
         (src / f"g{i % 3}" / f"f{i}").write_bytes(bytes([i]) * (i + 1))
     big = tmp_path / "big.bin"
     big.write_bytes(b"z" * (3 * 1024 * 1024 + 7))
-    storage = Storage(Limits(concurrency=4, part_size=1024 * 1024, part_concurrency=2))
+    storage = Storage(
+        Limits(concurrency=4, part_size=1024 * 1024, part_concurrency=2, range_size=1024 * 1024)
+    )
 
     assert storage.upload_dir(src, f"file://{tmp_path}/store/dir") == 50
     assert storage.download_dir(f"file://{tmp_path}/store/dir", tmp_path / "back") == 50
