@@ -24,6 +24,7 @@ from containertask.api.contract import TERMINATION_MESSAGE_LIMIT, CopilotConfig,
 from containertask.api.errors import SpecError
 from containertask.copilot import events
 from containertask.copilot.download import DownloadError, download
+from containertask.copilot.eager import EagerUploader, Fingerprint
 from containertask.copilot.upload import upload
 from containertask.storage import Storage
 
@@ -82,11 +83,16 @@ def _upload(config_path: str | None, termination_log: str, *, wait: bool) -> int
         # Block the signals before anything else, so that a SIGTERM arriving early is kept
         # pending for sigwait instead of killing the process; later ones are ignored while we upload.
         signal.pthread_sigmask(signal.SIG_BLOCK, _WAKE_SIGNALS)
-        events.emit("waiting", reason="until the main container exits (SIGTERM)")
-        received = signal.sigwait(_WAKE_SIGNALS)
-        events.emit("woken", signal=signal.Signals(received).name)
+    storage = Storage()
     try:
-        result = upload(_load_config(config_path), Storage())
+        config: CopilotConfig | Exception = _load_config(config_path)
+    except (OSError, ValueError, KeyError) as e:
+        config = e  # reported after the wait, as the final termination message
+    sent = _wait_for_main(config, storage) if wait else {}
+    try:
+        if isinstance(config, Exception):
+            raise config
+        result = upload(config, storage, sent)
     except Exception as e:  # the process boundary: every failure must reach the operator
         events.emit("upload-failed", error=repr(e))
         result = UploadResult(ok=False, error_kind="system", error=f"uploader: {e}")
@@ -94,6 +100,18 @@ def _upload(config_path: str | None, termination_log: str, *, wait: bool) -> int
     _write_termination_log(termination_log, message)
     print(message)
     return 0 if result.ok else 1
+
+
+def _wait_for_main(config: CopilotConfig | Exception, storage: Storage) -> dict[Path, Fingerprint]:
+    """Block until SIGTERM (or SIGINT); in upload mode ``eager``, upload settled files meanwhile."""
+    early = None
+    if isinstance(config, CopilotConfig) and config.data_loading.upload_mode == "eager":
+        early = EagerUploader(config, storage)
+        early.start()
+    events.emit("waiting", reason="until the main container exits (SIGTERM)")
+    received = signal.sigwait(_WAKE_SIGNALS)
+    events.emit("woken", signal=signal.Signals(received).name)
+    return early.stop() if early else {}
 
 
 def _write_termination_log(path: str, message: str) -> None:

@@ -5,30 +5,34 @@ attempt's output prefix, then writes ``outputs.pb`` (and ``outputs.json``/``.yam
 ``outputs.pb`` present under a prefix means every blob it names is complete. The result is an
 :class:`~containertask.api.contract.UploadResult`, successful only when every output was stored.
 
-Modes: ``onExit`` uploads after the main container exited. ``eager`` does the same: an output file
-that was closed may still be rewritten, renamed over or, for a directory, grow, and whether it is a
-result at all depends on the main container succeeding; uploading early would need a second,
-verifying pass for no saving the operator can rely on. ``none`` uploads nothing and reports success
-with no outputs.
+Modes: ``onExit`` uploads after the main container exited. ``eager`` also uploads settled file
+outputs while the main container runs (see :mod:`containertask.copilot.eager`) and, at the end,
+uploads only what changed since. ``none`` uploads nothing and reports success with no outputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from containertask.api.constants import ERROR_FILE, OUTPUTS_PB
 from containertask.api.contract import CopilotConfig, UploadResult
 from containertask.api.values import to_json
 from containertask.copilot import documents, events
+from containertask.copilot.eager import Fingerprint, unchanged
 from containertask.copilot.layout import OutputError, read_outputs
 from containertask.storage import Storage, StorageError, join
 
 ERROR_TEXT_LIMIT = 64 * 1024
 
 
-def upload(config: CopilotConfig, storage: Storage) -> UploadResult:
+def upload(
+    config: CopilotConfig, storage: Storage, sent: Mapping[Path, Fingerprint] | None = None
+) -> UploadResult:
     """Upload the outputs of a finished main container; never raises for bad outputs or store
-    failures, which are reported in the result (``error_kind`` user or system)."""
+    failures, which are reported in the result (``error_kind`` user or system). Files in ``sent``
+    (uploaded early, by :class:`~containertask.copilot.eager.EagerUploader`) are skipped when
+    they have not changed since."""
     dl = config.data_loading
     if dl.upload_mode == "none":
         events.emit("upload-skipped", reason="uploadMode is none")
@@ -52,7 +56,8 @@ def upload(config: CopilotConfig, storage: Storage) -> UploadResult:
         events.emit("bad-outputs", error=str(e))
         return UploadResult(ok=False, error_kind="user", error=str(e))
     try:
-        storage.upload_files([(t.path, t.uri) for t in plan.files])
+        fresh = [t for t in plan.files if not unchanged(sent or {}, t.path)]
+        storage.upload_files([(t.path, t.uri) for t in fresh])
         for t in plan.directories:
             count = storage.upload_dir(t.path, t.uri)
             events.emit("uploaded-directory", output=t.field, uri=t.uri, files=count)
@@ -64,7 +69,7 @@ def upload(config: CopilotConfig, storage: Storage) -> UploadResult:
         events.emit("upload-failed", error=str(e))
         return UploadResult(ok=False, error_kind="system", error=f"{where}upload failed: {e}")
     outputs_uri = join(prefix, OUTPUTS_PB)
-    events.emit("uploaded", outputs=len(types), files=len(plan.files), uri=outputs_uri)
+    events.emit("uploaded", outputs=len(types), files=len(fresh), uri=outputs_uri)
     return UploadResult(
         ok=True,
         outputs={name: to_json(types[name], v) for name, v in plan.values.items()},

@@ -4,12 +4,16 @@ input and output directories and an object store (``file://``) under the test's 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from containertask.api.constants import COPILOT_CONFIG_ENV
 from containertask.api.contract import CopilotConfig
 
 
@@ -65,3 +69,26 @@ def make_config(dirs: Dirs) -> MakeConfig:
         return CopilotConfig.from_json(json.dumps(document))
 
     return make
+
+
+# The copilot as the CLI runs it, in a process of its own (for signals and exit codes).
+RUN = [
+    sys.executable,
+    "-c",
+    "import sys; from containertask.copilot.entrypoint import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def start(args: list[str], config_json: str) -> subprocess.Popen[str]:
+    env = {**os.environ, COPILOT_CONFIG_ENV: config_json}
+    return subprocess.Popen(
+        [*RUN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_event(proc: subprocess.Popen[str], event: str) -> None:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if json.loads(line)["event"] == event:
+            return
+    raise AssertionError(f"process ended before {event!r}")

@@ -3,43 +3,18 @@ termination message, and the uploader waiting for the kubelet's SIGTERM."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Dirs, MakeConfig
+from conftest import Dirs, MakeConfig, start, wait_for_event
 from containertask.api.constants import COPILOT_CONFIG_ENV
 from containertask.api.contract import UploadResult
 from containertask.copilot.entrypoint import main
 
 pytestmark = pytest.mark.unit
-
-RUN = [
-    sys.executable,
-    "-c",
-    "import sys; from containertask.copilot.entrypoint import main; sys.exit(main(sys.argv[1:]))",
-]
-
-
-def start(args: list[str], config_json: str) -> subprocess.Popen[str]:
-    env = {**os.environ, COPILOT_CONFIG_ENV: config_json}
-    return subprocess.Popen(
-        [*RUN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def wait_for_event(proc: subprocess.Popen[str], event: str) -> None:
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if json.loads(line)["event"] == event:
-            return
-    raise AssertionError(f"process ended before {event!r}")
 
 
 def test_uploader_waits_for_sigterm_then_uploads(
