@@ -84,6 +84,8 @@ def _fetch(storage: Storage, plan: Plan) -> None:
             count = storage.download_dir(t.uri, t.path)
         except StorageError as e:
             raise DownloadError(_failure(t.field, t.uri, e)) from e
+        if count == 0:  # object stores keep no empty directories: this is most likely a wrong URI
+            raise DownloadError(f"{t.field}: no objects below {t.uri}")
         events.emit("downloaded-directory", input=t.field, uri=t.uri, files=count)
 
 

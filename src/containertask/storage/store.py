@@ -307,12 +307,19 @@ async def _bounded(limit: int, fn: Callable[[_A], Awaitable[_T]], items: list[_A
     return results
 
 
-def _walk(root: Path) -> list[Path]:
-    return sorted(
-        Path(dirpath) / name
-        for dirpath, _, names in os.walk(root, followlinks=True)
-        for name in names
-    )
+def _walk(root: Path) -> builtins.list[Path]:
+    """Every file below ``root``, following symlinks but entering each real directory once, so
+    a link back to a parent cannot loop."""
+    seen: set[tuple[int, int]] = set()
+    files: builtins.list[Path] = []
+    for dirpath, dirnames, names in os.walk(root, followlinks=True):
+        st = Path(dirpath).stat()
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames.clear()
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        files.extend(Path(dirpath) / name for name in names)
+    return sorted(files)
 
 
 def _is_loopback_http(endpoint: str) -> bool:

@@ -205,3 +205,10 @@ def test_dict_key_that_is_no_file_name_is_refused(make_config: MakeConfig, key: 
     config = make_config([{"name": "m", "type": "dict[str, int]", "value": {key: 1}}])
     with pytest.raises(ValueError, match=r"inputs\.m"):
         download(config, Storage())
+
+
+def test_directory_input_with_nothing_below_it_fails(dirs: Dirs, make_config: MakeConfig) -> None:
+    uri = f"file://{dirs.store}/no-such-dir"
+    config = make_config([{"name": "d", "type": "directory", "uri": uri}])
+    with pytest.raises(DownloadError, match=f"inputs.d: no objects below {uri}"):
+        download(config, Storage())

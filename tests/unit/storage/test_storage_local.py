@@ -139,3 +139,16 @@ def test_sync_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
 
     assert asyncio.run(inside()) == 1
     assert (tmp_path / "store" / "f").read_bytes() == b"F"
+
+
+def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "real").mkdir(parents=True)
+    (src / "real" / "f").write_bytes(b"F")
+    (src / "real" / "parent").symlink_to(src)  # a cycle
+    (src / "link.txt").symlink_to(src / "real" / "f")
+
+    count = Storage().upload_dir(src, f"file://{tmp_path}/store")
+
+    assert count == 2
+    assert (tmp_path / "store" / "link.txt").read_bytes() == b"F"
