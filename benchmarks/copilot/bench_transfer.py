@@ -1,8 +1,8 @@
 """Transfer benchmark: containertask.storage beside boto3 and s5cmd against the local MinIO.
 
 Moves one 1 GiB file and a directory of 10,000 small files up and down with each tool in the same
-run, each operation in its own process so that its peak RSS is measured alone, and prints time,
-throughput, peak RSS and our throughput relative to s5cmd (targets: >= 0.9x on the large file,
+run (interleaved, best of ``--rounds``), each operation in its own process so that its peak RSS is
+measured alone, and prints time, throughput, peak RSS and our throughput relative to s5cmd (targets: >= 0.9x on the large file,
 >= 0.7x on small files, peak RSS <= 200 MiB).
 
     eval "$(hack/cluster env)"          # AWS_* and CONTAINERTASK_TEST_BUCKET of the local MinIO
@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--small-files", type=int, default=10_000)
     parser.add_argument("--small-bytes", type=int, default=4096)
+    parser.add_argument("--rounds", type=int, default=2, help="best of N for s5cmd and ours")
     parser.add_argument(
         "--worker", nargs=4, metavar=("TOOL", "OP", "SRC", "DST"), help=argparse.SUPPRESS
     )
@@ -56,17 +57,22 @@ def main() -> int:
         large, small = _make_data(work, args.large_mib, args.small_files, args.small_bytes)
         sizes = {"large": args.large_mib * MiB, "small": args.small_files}
         results: dict[tuple[str, str], tuple[float, float, float]] = {}
-        for tool in tools:
-            for op in OPERATIONS:
-                kind = op.split("-")[1]
-                remote = f"{run}/{tool}/{kind}"
-                local = large if kind == "large" else small
-                back = work / f"back-{tool}-{kind}"
-                src, dst = (str(local), remote) if op.startswith("up") else (remote, str(back))
-                results[tool, op] = _measure(tool, op, src, dst, s5cmd)
-                if op.startswith("down"):
-                    _check_same(local, back)
-                    shutil.rmtree(back) if back.is_dir() else back.unlink()
+        for op in OPERATIONS:  # tools interleaved and repeated: the machine's load drifts
+            kind = op.split("-")[1]
+            local = large if kind == "large" else small
+            for round_ in range(args.rounds):
+                for tool in tools:
+                    if tool == "boto3" and round_ > 0:
+                        continue  # a reference, far from the targets; once is enough
+                    remote = f"{run}/{tool}/{kind}"
+                    back = work / f"back-{tool}-{kind}"
+                    src, dst = (str(local), remote) if op.startswith("up") else (remote, str(back))
+                    measured = _measure(tool, op, src, dst, s5cmd)
+                    if (tool, op) not in results or measured[0] < results[tool, op][0]:
+                        results[tool, op] = measured
+                    if op.startswith("down"):
+                        _check_same(local, back)
+                        shutil.rmtree(back) if back.is_dir() else back.unlink()
         _report(results, tools, sizes)
     return 0
 
@@ -216,7 +222,10 @@ def _report(
             print(
                 f"{op:<16}{tool:<15}{seconds:10.2f}{inside:11.2f}{rate:>16}{rss:8.0f} MiB{ratio:>10}"
             )
-    print("throughput and the ratio use process time (start-up and imports included)")
+    print(
+        "best of the rounds for s5cmd and containertask, one run of boto3; throughput and the "
+        "ratio use process time (start-up and imports included)"
+    )
 
 
 if __name__ == "__main__":
