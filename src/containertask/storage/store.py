@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import concurrent.futures
 import contextlib
 import os
 import threading
@@ -182,18 +183,14 @@ class Storage:
         return [meta for batch in obstore.list(self._store(loc), prefix) for meta in batch]
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        """Run a coroutine to completion, also when the caller already runs an event loop."""
+        """Run a coroutine to completion, also when the caller already runs an event loop
+        (then in a helper thread, whose exception is raised here)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(coro)
-        box: list[_T] = []
-        thread = threading.Thread(target=lambda: box.append(asyncio.run(coro)))
-        thread.start()
-        thread.join()
-        if not box:
-            raise StorageError("transfer", "-", "failed in a helper thread")
-        return box[0]
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
 
     async def _upload_files(self, pairs: builtins.list[tuple[Path, Location]]) -> int:
         budget = _Budget(self.limits.memory_bytes)

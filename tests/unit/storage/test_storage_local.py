@@ -137,8 +137,13 @@ def test_sync_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
     async def inside() -> int:
         return Storage().upload_file(tmp_path / "f", f"file://{tmp_path}/store/f")
 
+    async def failing() -> int:
+        return Storage().download_file(f"file://{tmp_path}/absent", tmp_path / "x")
+
     assert asyncio.run(inside()) == 1
     assert (tmp_path / "store" / "f").read_bytes() == b"F"
+    with pytest.raises(NotFoundError, match="absent"):
+        asyncio.run(failing())
 
 
 def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
@@ -152,3 +157,10 @@ def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
 
     assert count == 2
     assert (tmp_path / "store" / "link.txt").read_bytes() == b"F"
+
+
+def test_a_store_without_credentials_fails_naming_the_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(StorageError, match=r"head az://container/key: .*Account must be specified"):
+        Storage().exists("az://container/key")
