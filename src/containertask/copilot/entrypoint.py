@@ -87,6 +87,7 @@ def _upload(config_path: str | None, termination_log: str, *, wait: bool) -> int
     try:
         config: CopilotConfig | Exception = _load_config(config_path)
     except (OSError, ValueError, KeyError) as e:
+        events.emit("bad-config", error=str(e))
         config = e  # reported after the wait, as the final termination message
     sent = _wait_for_main(config, storage) if wait else {}
     try:

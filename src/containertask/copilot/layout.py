@@ -21,7 +21,7 @@ from containertask.api import templating
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import format_text, parse_text
-from containertask.storage import join
+from containertask.storage import Location, join
 
 _BAD_KEYS: Final = ("", ".", "..")
 
@@ -78,14 +78,15 @@ def _plan_input(
     if t.is_primitive:
         plan.texts.append((path, format_text(t, value)))
         return value
-    if t.name == "file":
+    if t.is_blob:
         assert uri is not None
-        plan.files.append(Transfer(where, uri, path))
-        return File(str(path))
-    if t.name == "directory":
-        assert uri is not None
-        plan.directories.append(Transfer(where, uri, path))
-        return Directory(str(path))
+        try:
+            Location.parse(uri)
+        except ValueError as e:
+            raise SpecError(where, str(e)) from e
+        transfers = plan.files if t.name == "file" else plan.directories
+        transfers.append(Transfer(where, uri, path))
+        return File(str(path)) if t.name == "file" else Directory(str(path))
     assert t.item is not None
     plan.dirs.append(path)
     if t.name == "list":

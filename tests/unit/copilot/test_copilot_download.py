@@ -212,3 +212,9 @@ def test_directory_input_with_nothing_below_it_fails(dirs: Dirs, make_config: Ma
     config = make_config([{"name": "d", "type": "directory", "uri": uri}])
     with pytest.raises(DownloadError, match=f"inputs.d: no objects below {uri}"):
         download(config, Storage())
+
+
+def test_unsupported_uri_names_the_input(make_config: MakeConfig) -> None:
+    config = make_config([{"name": "f", "type": "list[file]", "value": ["http://example.com/x"]}])
+    with pytest.raises(ValueError, match=r"inputs\.f\[0\]: unsupported scheme 'http'"):
+        download(config, Storage())
