@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
+from copilot_helpers import Dirs, MakeConfig
 from flyteidl2.core import literals_pb2
 
-from conftest import Dirs, MakeConfig
 from containertask.api import templating
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_literal_map, to_literal_map

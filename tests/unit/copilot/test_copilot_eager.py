@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from copilot_helpers import Dirs, MakeConfig
 from test_copilot_entrypoint import start, wait_for_event
 
-from conftest import Dirs, MakeConfig
 from containertask.api.contract import UploadResult
 from containertask.copilot.eager import EagerUploader
 from containertask.copilot.upload import upload

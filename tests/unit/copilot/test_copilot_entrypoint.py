@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from copilot_helpers import Dirs, MakeConfig, start, wait_for_event
 
-from conftest import Dirs, MakeConfig, start, wait_for_event
 from containertask.api.constants import COPILOT_CONFIG_ENV
 from containertask.api.contract import UploadResult
 from containertask.copilot.entrypoint import main

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from copilot_helpers import Dirs, MakeConfig
 
-from conftest import Dirs, MakeConfig
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json, to_json
 from containertask.copilot.download import download
