@@ -3,7 +3,9 @@
 obstore (Rust ``object_store``) was chosen over fsspec/s3fs by measurement (see
 ``benchmarks/copilot``): it streams multi-GB files as multipart uploads with bounded memory, retries
 5xx answers, dropped connections and timeouts with exponential backoff, and moves many small
-objects concurrently without a Python thread per request.
+objects concurrently. Only obstore's blocking calls are used, from a bounded pool of threads: its
+async calls complete Python futures from Rust threads, which can race with interpreter exit and
+abort the process (seen as exit status 134 after a successful upload).
 
 Credentials come from the environment or the pod's identity, never from code: ``AWS_*`` (including
 ``AWS_ENDPOINT_URL`` for MinIO, IRSA web-identity tokens, instance metadata), ``GOOGLE_*`` and
@@ -13,13 +15,12 @@ workload identity, ``AZURE_*``. Plain http is allowed only for a loopback endpoi
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import concurrent.futures
 import contextlib
 import os
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 MiB = 1024 * 1024
+MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts (all but the last)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -63,12 +65,19 @@ class Limits:
     concurrency: int = 32
     part_size: int = 8 * MiB
     part_concurrency: int = 4
-    range_size: int = 32 * MiB
+    range_size: int = 64 * MiB
     range_concurrency: int = 8
     read_chunk: int = 1 * MiB
     memory_bytes: int = 128 * MiB
     max_retries: int = 6
     retry_timeout_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.part_size < MIN_PART_SIZE:
+            raise ValueError(
+                f"part_size: {self.part_size} bytes is below S3's minimum multipart part size "
+                f"of {MIN_PART_SIZE} bytes"
+            )
 
 
 class Storage:
@@ -108,21 +117,21 @@ class Storage:
 
     def upload_file(self, path: str | os.PathLike[str], uri: str) -> int:
         """Upload one local file (multipart above ``part_size``); returns its size."""
-        return self._run(self._upload_files([(Path(path), Location.parse(uri))]))
+        return self._upload_files([(Path(path), Location.parse(uri))])
 
     def download_file(self, uri: str, path: str | os.PathLike[str]) -> int:
         """Stream one object into a local file (created with its parents); returns its size."""
-        return self._run(self._download_files([(Location.parse(uri), Path(path))]))
+        return self._download_files([(Location.parse(uri), Path(path))])
 
     # --- many objects ---------------------------------------------------------------------------
 
     def upload_files(self, pairs: Iterable[tuple[str | os.PathLike[str], str]]) -> int:
         """Upload (local path, URI) pairs concurrently; returns the bytes sent."""
-        return self._run(self._upload_files([(Path(p), Location.parse(u)) for p, u in pairs]))
+        return self._upload_files([(Path(p), Location.parse(u)) for p, u in pairs])
 
     def download_files(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]]) -> int:
         """Download (URI, local path) pairs concurrently; returns the bytes received."""
-        return self._run(self._download_files([(Location.parse(u), Path(p)) for u, p in pairs]))
+        return self._download_files([(Location.parse(u), Path(p)) for u, p in pairs])
 
     def upload_dir(self, path: str | os.PathLike[str], uri: str) -> int:
         """Upload every file below the local directory ``path`` to ``uri/<relative path>``;
@@ -131,7 +140,7 @@ class Storage:
         if not root.is_dir():
             raise StorageError("upload", str(root), "not a directory")
         pairs = [(f, base.child(f.relative_to(root).as_posix())) for f in _walk(root)]
-        self._run(self._upload_files(pairs))
+        self._upload_files(pairs)
         return len(pairs)
 
     def download_dir(self, uri: str, path: str | os.PathLike[str]) -> int:
@@ -149,7 +158,7 @@ class Storage:
                 raise StorageError("download", base.uri(meta["path"]), "key escapes the directory")
             pairs.append((Location(base.scheme, base.bucket, meta["path"]), target))
         root.mkdir(parents=True, exist_ok=True)
-        self._run(self._download_files(pairs))
+        self._download_files(pairs)
         return len(pairs)
 
     # --- internals ------------------------------------------------------------------------------
@@ -182,126 +191,110 @@ class Storage:
         prefix = loc.key or None
         return [meta for batch in obstore.list(self._store(loc), prefix) for meta in batch]
 
-    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        """Run a coroutine to completion, also when the caller already runs an event loop
-        (then in a helper thread, whose exception is raised here)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, coro).result()
-
-    async def _upload_files(self, pairs: builtins.list[tuple[Path, Location]]) -> int:
+    def _upload_files(self, pairs: builtins.list[tuple[Path, Location]]) -> int:
         budget = _Budget(self.limits.memory_bytes)
         lim = self.limits
 
-        async def one(pair: tuple[Path, Location]) -> int:
+        def one(pair: tuple[Path, Location]) -> int:
             path, loc = pair
-            uri = loc.uri()
             try:
                 size = path.stat().st_size
             except OSError as e:
                 raise StorageError("upload", str(path), e) from e
-            async with budget.hold(min(size, lim.part_size * lim.part_concurrency)):
-                with _errors("upload", uri):
-                    if size <= lim.part_size:
-                        await obstore.put_async(self._store(loc), loc.key, path.read_bytes())
-                    else:
-                        await obstore.put_async(
-                            self._store(loc),
-                            loc.key,
-                            path,
-                            chunk_size=lim.part_size,
-                            max_concurrency=lim.part_concurrency,
-                        )
+            held = min(size, lim.part_size * lim.part_concurrency)
+            with budget.hold(held), _errors("upload", loc.uri()):
+                if size <= lim.part_size:
+                    obstore.put(self._store(loc), loc.key, path.read_bytes())
+                else:
+                    obstore.put(
+                        self._store(loc),
+                        loc.key,
+                        path,
+                        chunk_size=lim.part_size,
+                        max_concurrency=lim.part_concurrency,
+                    )
             return size
 
-        return sum(await _bounded(lim.concurrency, one, pairs))
+        return sum(_bounded(lim.concurrency, one, pairs))
 
-    async def _download_files(self, pairs: builtins.list[tuple[Location, Path]]) -> int:
+    def _download_files(self, pairs: builtins.list[tuple[Location, Path]]) -> int:
         budget = _Budget(self.limits.memory_bytes)
         lim = self.limits
 
-        async def one(pair: tuple[Location, Path]) -> int:
+        def one(pair: tuple[Location, Path]) -> int:
             loc, path = pair
             store = self._store(loc)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.partial")
             with _errors("download", loc.uri()), partial.open("wb") as out:
-                result = await obstore.get_async(store, loc.key)
+                result = obstore.get(store, loc.key)
                 size: int = result.meta["size"]
                 if size <= 2 * lim.range_size:
-                    async with budget.hold(min(size, lim.read_chunk)):
-                        async for piece in result.stream(min_chunk_size=lim.read_chunk):
+                    with budget.hold(min(size, lim.read_chunk)):
+                        for piece in result.stream(min_chunk_size=lim.read_chunk):
                             out.write(piece)
                 else:  # large: concurrent ranged reads, like a multipart upload in reverse
                     meta = result.meta
                     del result
-                    async with budget.hold(lim.read_chunk * lim.range_concurrency):
-                        await self._download_ranges(store, loc.key, meta, out.fileno())
+                    with budget.hold(lim.read_chunk * lim.range_concurrency):
+                        self._download_ranges(store, loc.key, meta, out.fileno())
             partial.replace(path)
             return size
 
-        return sum(await _bounded(lim.concurrency, one, pairs))
+        return sum(_bounded(lim.concurrency, one, pairs))
 
-    async def _download_ranges(self, store: Any, key: str, meta: Any, fd: int) -> None:
+    def _download_ranges(self, store: Any, key: str, meta: Any, fd: int) -> None:
         """Fetch ``range_size`` pieces concurrently, each streamed to its offset in small
         chunks, so memory stays small however large the pieces; ``if_match`` on the ETag makes
         an object replaced mid-download fail instead of mixing two versions."""
         lim, size = self.limits, int(meta["size"])
 
-        async def fetch(start: int) -> None:
+        def fetch(start: int) -> None:
             options: GetOptions = {"range": (start, min(start + lim.range_size, size))}
             if meta.get("e_tag"):
                 options["if_match"] = meta["e_tag"]
-            result = await obstore.get_async(store, key, options=options)
             offset = start
-            async for piece in result.stream(min_chunk_size=lim.read_chunk):
+            for piece in obstore.get(store, key, options=options).stream(lim.read_chunk):
                 os.pwrite(fd, memoryview(piece), offset)
                 offset += len(piece)
 
-        await _bounded(lim.range_concurrency, fetch, builtins.list(range(0, size, lim.range_size)))
+        _bounded(lim.range_concurrency, fetch, builtins.list(range(0, size, lim.range_size)))
 
 
 class _Budget:
-    """An async semaphore over bytes: bounds memory held by concurrent transfers."""
+    """A semaphore over bytes: bounds the memory held by concurrent transfers."""
 
     def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._capacity = capacity
-        self._cond = asyncio.Condition()
+        self._free = self._capacity = capacity
+        self._cond = threading.Condition()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, amount: int) -> Any:
+    @contextlib.contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
         amount = min(amount, self._capacity)
-        async with self._cond:
-            await self._cond.wait_for(lambda: self._free >= amount)
+        with self._cond:
+            self._cond.wait_for(lambda: self._free >= amount)
             self._free -= amount
         try:
             yield
         finally:
-            async with self._cond:
+            with self._cond:
                 self._free += amount
                 self._cond.notify_all()
 
 
-async def _bounded(limit: int, fn: Callable[[_A], Awaitable[_T]], items: list[_A]) -> list[_T]:
-    """``fn`` over ``items`` with at most ``limit`` at once; the first failure cancels the rest."""
-    queue = iter(items)
-    results: list[_T] = []
-
-    async def worker() -> None:
-        for item in queue:
-            results.append(await fn(item))
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(limit, len(items))):
-                group.create_task(worker())
-    except BaseExceptionGroup as group_error:
-        raise group_error.exceptions[0] from None
-    return results
+def _bounded(limit: int, fn: Callable[[_A], _T], items: list[_A]) -> list[_T]:
+    """``fn`` over ``items`` in at most ``limit`` threads; the first failure cancels what has
+    not started and is raised once the running calls are done."""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(min(limit, len(items))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        failed = next((f for f in done if f.exception() is not None), None)
+        if failed is not None:
+            pool.shutdown(cancel_futures=True)
+            raise failed.exception()  # type: ignore[misc]
+        return [f.result() for f in futures]
 
 
 def _walk(root: Path) -> builtins.list[Path]:

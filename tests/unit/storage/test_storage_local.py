@@ -12,6 +12,7 @@ from containertask.storage import Limits, Location, NotFoundError, Storage, Stor
 from containertask.storage.store import _is_loopback_http
 
 pytestmark = pytest.mark.unit
+MiB = 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -86,9 +87,9 @@ def test_files_and_directories_round_trip(tmp_path: Path) -> None:
         (src / f"g{i % 3}").mkdir(parents=True, exist_ok=True)
         (src / f"g{i % 3}" / f"f{i}").write_bytes(bytes([i]) * (i + 1))
     big = tmp_path / "big.bin"
-    big.write_bytes(b"z" * (3 * 1024 * 1024 + 7))
+    big.write_bytes(b"z" * (11 * MiB + 7))  # three parts up, twelve ranges down
     storage = Storage(
-        Limits(concurrency=4, part_size=1024 * 1024, part_concurrency=2, range_size=1024 * 1024)
+        Limits(concurrency=4, part_size=5 * MiB, part_concurrency=2, range_size=MiB, read_chunk=MiB)
     )
 
     assert storage.upload_dir(src, f"file://{tmp_path}/store/dir") == 50
@@ -164,3 +165,8 @@ def test_a_store_without_credentials_fails_naming_the_uri(monkeypatch: pytest.Mo
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(StorageError, match=r"head az://container/key: .*Account must be specified"):
         Storage().exists("az://container/key")
+
+
+def test_parts_below_the_s3_minimum_are_refused() -> None:
+    with pytest.raises(ValueError, match="part_size: 4194304 bytes is below"):
+        Limits(part_size=4 * MiB)
