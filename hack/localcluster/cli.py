@@ -18,8 +18,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _build(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.tools) - set(TOOLS_BY_NAME))
+    if unknown:
+        raise ValueError(
+            f"build {' '.join(unknown)}: unknown tool; known: {', '.join(TOOLS_BY_NAME)}"
+        )
     settings = _settings(args)
     ensure_built(settings, args.tools or None)
+    print(f"{'TOOL':12} {'VERSION':40} {'BUILT IN':>8}  DIRECTORY")
     for tool in TOOLS:
         if not args.tools or tool.name in args.tools:
             stamp = stamp_of(settings, tool)
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build missing binaries (cached by version)")
-    build.add_argument("tools", nargs="*", choices=[[], *TOOLS_BY_NAME], metavar="TOOL")
+    build.add_argument("tools", nargs="*", metavar="TOOL", help=", ".join(TOOLS_BY_NAME))
     build.set_defaults(func=_build)
     start = sub.add_parser("up", help="start the cluster (idempotent)")
     start.add_argument("--nodes", type=int, help="kwok nodes (env CONTAINERTASK_KWOK_NODES)")
