@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 
 from localcluster.build import BuildError, ensure_built, stamp_of
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print shell export lines").set_defaults(func=_env)
     args = parser.parse_args(argv)
     configure(args.verbose)
+    # SIGTERM unwinds like Ctrl-C, so a half-finished `up` stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         code: int = args.func(args)
     except (BuildError, ClusterError, ValueError) as exc:

@@ -176,46 +176,40 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "\n  ".join(f.read().decode(errors="replace").splitlines()[-lines:])
 
 
-def _fail(ctx: Context, comp: Component, why: str, started: list[str]) -> ClusterError:
-    """Stop what this ``up`` started; the error names the component and its log."""
-    log = ctx.layout.log(comp.name)
-    _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in started])
-    if why == "exited":
-        return ClusterError(f"{comp.name} exited during start; log {log}:\n  {_tail(log)}")
-    if why == "timeout":
-        return ClusterError(f"{comp.name} not ready after {comp.timeout:.0f}s; see {log}")
-    return ClusterError(f"{comp.name} could not be started: {why}; see {log}")
+class _Starter:
+    """Starts what is not running, in dependency order; on any failure (a component that exits
+    or is not ready in time, a bug, Ctrl-C, SIGTERM) it stops what it started before raising."""
 
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.started: list[str] = []
+        self.pending: dict[str, int] = {}  # started or found; readiness not yet confirmed
 
-def _start_components(ctx: Context) -> list[str]:
-    pids = {c.name: _running(ctx, c) for c in COMPONENTS}
-    changed = _assign_ports(ctx, [c for c in COMPONENTS if pids[c.name] is None])
-    _write_configs(ctx)
-    started: list[str] = []
-    pending: dict[str, int] = {}  # started or found, readiness not yet confirmed
+    def run(self) -> list[str]:
+        ctx = self.ctx
+        pids = {c.name: _running(ctx, c) for c in COMPONENTS}
+        changed = _assign_ports(ctx, [c for c in COMPONENTS if pids[c.name] is None])
+        _write_configs(ctx)
+        try:
+            for comp in COMPONENTS:
+                self._start(comp, pids[comp.name], changed)
+            for name in list(self.pending):
+                self._wait_ready(name)
+        except ClusterError:
+            raise  # _fail stopped everything already
+        except BaseException:
+            self.stop_started()
+            raise
+        return self.started
 
-    def wait_ready(name: str) -> None:
-        if name not in pending:
-            return
-        comp, pid = COMPONENTS_BY_NAME[name], pending.pop(name)
-        binary = ctx.settings.binary(comp.binary)
-        why = wait_for(
-            comp.probe(ctx, ctx.port(comp.name)),
-            comp.timeout,
-            lambda: processes.is_ours(pid, binary, ctx.layout.root),
-        )
-        if why:
-            raise _fail(ctx, comp, why, started)
-        event("component.ready", component=name, pid=pid, port=ctx.port(name))
-
-    for comp in COMPONENTS:
-        pid = pids[comp.name]
-        stale = any(p.split(".")[0] in comp.needs for p in changed)
-        if pid is not None and stale:  # a dependency moved to another port
+    def _start(self, comp: Component, pid: int | None, changed: set[str]) -> None:
+        ctx = self.ctx
+        if pid is not None and any(p.split(".")[0] in comp.needs for p in changed):
+            # A dependency moved to another port: restart with the new configuration.
             processes.stop(comp.name, pid, ctx.settings.binary(comp.binary), ctx.layout.root)
             pid = None
         for need in comp.needs:
-            wait_ready(need)
+            self._wait_ready(need)
         if pid is None:
             argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
             log, pid_file = ctx.layout.log(comp.name), ctx.layout.pid(comp.name)
@@ -223,12 +217,36 @@ def _start_components(ctx: Context) -> list[str]:
                 comp.before_start(ctx)
                 pid = processes.start(comp.name, argv, log, pid_file, comp.env(ctx))
             except (OSError, subprocess.CalledProcessError) as exc:
-                raise _fail(ctx, comp, str(exc), started) from exc
-            started.append(comp.name)
-        pending[comp.name] = pid
-    for name in list(pending):
-        wait_ready(name)
-    return started
+                raise self._fail(comp, str(exc)) from exc
+            self.started.append(comp.name)
+        self.pending[comp.name] = pid
+
+    def _wait_ready(self, name: str) -> None:
+        if name not in self.pending:
+            return
+        ctx, comp, pid = self.ctx, COMPONENTS_BY_NAME[name], self.pending.pop(name)
+        binary = ctx.settings.binary(comp.binary)
+        why = wait_for(
+            comp.probe(ctx, ctx.port(comp.name)),
+            comp.timeout,
+            lambda: processes.is_ours(pid, binary, ctx.layout.root),
+        )
+        if why:
+            raise self._fail(comp, why)
+        event("component.ready", component=name, pid=pid, port=ctx.port(name))
+
+    def stop_started(self) -> None:
+        _stop(self.ctx, [c for c in reversed(COMPONENTS) if c.name in self.started])
+
+    def _fail(self, comp: Component, why: str) -> ClusterError:
+        """Stop what this run started; the error names the component and its log."""
+        self.stop_started()
+        log = self.ctx.layout.log(comp.name)
+        if why == "exited":
+            return ClusterError(f"{comp.name} exited during start; log {log}:\n  {_tail(log)}")
+        if why == "timeout":
+            return ClusterError(f"{comp.name} not ready after {comp.timeout:.0f}s; see {log}")
+        return ClusterError(f"{comp.name} could not be started: {why}; see {log}")
 
 
 def _ensure_nodes(cluster: Cluster, count: int) -> None:
@@ -251,15 +269,18 @@ def up(settings: Settings | None = None) -> UpResult:
     layout = Layout(settings.run_dir)
     with _locked(layout):
         ctx = _context(settings)
-        started = _start_components(ctx)
+        starter = _Starter(ctx)
+        started = starter.run()
         cluster = info(settings)
         try:
             _ensure_nodes(cluster, settings.nodes)
             s3 = minio.s3_client(cluster.s3_endpoint, cluster.s3_access_key, cluster.s3_secret_key)
             minio.ensure_bucket(s3, cluster.s3_bucket)
-        except (subprocess.CalledProcessError, OSError) as exc:
-            _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in started])
-            raise ClusterError(f"post-start setup failed: {exc}") from exc
+        except BaseException as exc:
+            starter.stop_started()
+            if isinstance(exc, Exception):
+                raise ClusterError(f"post-start setup failed: {exc}") from exc
+            raise
     seconds = round(time.monotonic() - began, 1)
     event("cluster.up", run_dir=layout.root, started=",".join(started) or "-", seconds=seconds)
     return UpResult(cluster, started, seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import time
 import urllib.error
@@ -19,7 +20,7 @@ def http_ok(url: str, context: ssl.SSLContext | None = None, expect: bytes | Non
             with urllib.request.urlopen(url, timeout=2, context=context) as resp:
                 body: bytes = resp.read()
                 return resp.status == 200 and (expect is None or expect in body)
-        except (OSError, urllib.error.URLError, ssl.SSLError):
+        except (OSError, http.client.HTTPException, ValueError):  # URLError, SSLError: OSError
             return False
 
     return probe

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,9 +136,8 @@ def _processes_naming(marker: Path) -> list[int]:
     return found
 
 
-def test_readiness_timeout_names_the_component_and_stops_what_started(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _fake_components(monkeypatch: pytest.MonkeyPatch, bad_probe: Callable[[], bool]) -> None:
+    """Two sleeping shells: ``good`` is ready at once, ``bad`` (after it) uses ``bad_probe``."""
     shell = Path(shutil.which("sh") or "/bin/sh").resolve()
     monkeypatch.setattr(Settings, "binary", lambda self, name: shell)
 
@@ -146,14 +146,33 @@ def test_readiness_timeout_names_the_component_and_stops_what_started(
 
     good = Component("good", "sh", {"good": 0}, sleeper, lambda ctx, port: lambda: True)
     bad = Component(
-        "bad", "sh", {"bad": 0}, sleeper, lambda ctx, port: lambda: False, ("good",), timeout=1
+        "bad", "sh", {"bad": 0}, sleeper, lambda ctx, port: bad_probe, ("good",), timeout=1
     )
     monkeypatch.setattr(cluster, "COMPONENTS", (good, bad))
     monkeypatch.setattr(cluster, "COMPONENTS_BY_NAME", {"good": good, "bad": bad})
     monkeypatch.setattr(cluster, "_write_configs", lambda ctx: None)
+
+
+def test_readiness_timeout_names_the_component_and_stops_what_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_components(monkeypatch, lambda: False)
     ctx = cluster._context(Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin"))
     with pytest.raises(cluster.ClusterError) as failed:
-        cluster._start_components(ctx)
+        cluster._Starter(ctx).run()
     assert str(failed.value) == f"bad not ready after 1s; see {ctx.layout.log('bad')}"
     assert _processes_naming(ctx.layout.root) == []
     assert not list((ctx.layout.root / "pids").iterdir())
+
+
+def test_unexpected_error_while_starting_leaves_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_probe() -> bool:
+        raise RuntimeError("probe bug")
+
+    _fake_components(monkeypatch, broken_probe)
+    ctx = cluster._context(Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin"))
+    with pytest.raises(RuntimeError, match="probe bug"):
+        cluster._Starter(ctx).run()
+    assert _processes_naming(ctx.layout.root) == []
