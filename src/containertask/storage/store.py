@@ -221,10 +221,14 @@ class Storage:
         budget = _Budget(self.limits.memory_bytes)
         lim = self.limits
 
+        made: set[Path] = set()
+
         def one(pair: tuple[Location, Path]) -> int:
             loc, path = pair
             store = self._store(loc)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:  # thousands of files share few directories
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             partial = path.with_name(f".{path.name}.partial")
             with _errors("download", loc.uri()), partial.open("wb") as out:
                 result = obstore.get(store, loc.key)
