@@ -10,8 +10,8 @@ from localcluster.log import event
 
 def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
     # Imported here: boto3 is slow to import and only needed once MinIO is up.
-    import boto3  # type: ignore[import-untyped, unused-ignore]
-    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+    import boto3
+    from botocore.config import Config
 
     return boto3.client(
         "s3",
