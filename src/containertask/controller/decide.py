@@ -31,6 +31,7 @@ from containertask.controller.conditions import Condition, clip
 from containertask.controller.observe import Observation, State, observe
 from containertask.controller.pods import needs_uploader
 
+ROUTINE_PENDING: Final = "Pending"  # observe's reason for a pod that is simply not running yet
 OUTPUTS_BUDGET: Final = 8 * 1024  # bytes of inline outputs in status; the rest go to storedOutputs
 MAX_ATTEMPT_MESSAGE: Final = 512
 MAX_STATUS_MESSAGE: Final = conditions.MAX_MESSAGE
@@ -130,7 +131,7 @@ def decide(
     )
     status = new.to_dict()
     return Decision(
-        status=status if status != dict(task.status) else None,
+        status=status if _without_routine(status) != _without_routine(task.status) else None,
         create=plan.create,
         delete=tuple(plan.delete),
         events=tuple(transition_events(old, new)),
@@ -138,6 +139,17 @@ def decide(
         if new.phase.is_terminal or not plan.requeue
         else max(min(plan.requeue), 0.0),
     )
+
+
+def _without_routine(status: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` without a PodScheduled=True condition: being scheduled is routine progress,
+    written with the next change (Running) rather than costing a write of its own."""
+    conditions_ = [
+        c
+        for c in status.get("conditions") or ()
+        if (c.get("type"), c.get("status")) != (conditions.POD_SCHEDULED, "True")
+    ]
+    return {**status, "conditions": conditions_}
 
 
 def _alive(pods: Mapping[int, Mapping[str, Any]], grace: int) -> list[PodDeletion]:
@@ -305,13 +317,10 @@ def _judge(
             requeue.append(spec.timeout_seconds - elapsed)
     if not seen.state.is_final:
         phase = Phase.RUNNING if seen.state is State.RUNNING else Phase.PENDING
-        status = replace(
-            old,
-            phase=phase,
-            reason=seen.reason,
-            message=clip(seen.message, MAX_STATUS_MESSAGE),
-            attempts=tuple(attempts),
-        )
+        reason, message = seen.reason, clip(seen.message, MAX_STATUS_MESSAGE)
+        if seen.reason == ROUTINE_PENDING and old.reason == "PodCreated":
+            reason, message = old.reason, old.message  # nothing new to say: no write
+        status = replace(old, phase=phase, reason=reason, message=message, attempts=tuple(attempts))
         return _Next(status, requeue=requeue, observation=seen)
     attempts[-1] = replace(
         current,

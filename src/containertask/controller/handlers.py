@@ -21,6 +21,16 @@ from containertask.controller.ratelimit import TokenBucket
 from containertask.controller.reconciler import Reconciler
 
 OURS = {LABEL_MANAGED_BY: naming.MANAGER}
+# What decisions read, so the operator's memory does not grow with managedFields and the like.
+_TASK_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+)
 _POD_FIELDS = {
     "metadata": (
         "name",
@@ -72,11 +82,14 @@ def pods_by_owner(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
     owner = _owner_uid(body)
     if owner is None:
         return {}
-    slim = {
+    return {owner: _slim(body, _POD_FIELDS)}
+
+
+def _slim(body: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    return {
         part: {k: _plain(body[part][k]) for k in keys if k in (body.get(part) or {})}
-        for part, keys in _POD_FIELDS.items()
+        for part, keys in fields.items()
     }
-    return {owner: slim}
 
 
 @kopf.on.startup()
@@ -130,7 +143,8 @@ async def task_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, *
     if event.get("type") == "DELETED":
         reconciler.forget(str(body["metadata"]["uid"]))
         return
-    uid = reconciler.observe(_plain(body))
+    slim = {**_slim(body, {"metadata": _TASK_METADATA}), "spec": _plain(body.get("spec") or {})}
+    uid = reconciler.observe({**slim, "status": _plain(body.get("status") or {})})
     if uid is not None:  # not an echo of the operator's own status write
         await reconciler.run(uid)
 

@@ -9,6 +9,7 @@ reconciler can tell "already exists" and "conflict" from transient failures.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import ssl
@@ -23,9 +24,14 @@ import kopf
 
 from containertask.api import API_VERSION, KIND, PLURAL
 from containertask.controller.clock import format_time
-from containertask.controller.ratelimit import TokenBucket
+from containertask.controller.ratelimit import PriorityGate, TokenBucket
 
 COMPONENT: Final = "containertask-operator"
+MAX_IN_FLIGHT: Final = 48  # each TLS connection holds ~128 KiB of buffers
+# Request priorities (lower goes first): a task's pod, then its status, then events.
+URGENT: Final = 0
+STATUS: Final = 1
+EVENTS: Final = 2
 MAX_EVENT_MESSAGE: Final = 1024
 MERGE_PATCH: Final = "application/merge-patch+json"
 
@@ -78,6 +84,7 @@ class Client:
     ) -> None:
         self._connect = connect
         self._bucket = bucket
+        self._gate = PriorityGate(MAX_IN_FLIGHT)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
@@ -96,7 +103,7 @@ class Client:
             headers=headers,
             auth=auth,
             timeout=self._timeout,
-            connector=aiohttp.TCPConnector(ssl=ssl_context(info), limit=64),
+            connector=aiohttp.TCPConnector(ssl=ssl_context(info), limit=MAX_IN_FLIGHT),
         )
 
     async def close(self) -> None:
@@ -112,34 +119,41 @@ class Client:
         *,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        priority: int = STATUS,
     ) -> Any:
         for attempt in (1, 2):
             if self._session is None:
                 self._session = self._open()
-            await self._bucket.acquire()
-            async with self._session.request(
-                method,
-                self._server + path,
-                json=body,
-                params=params,
-                headers={"Content-Type": content_type},
-            ) as response:
-                text = await response.text()
-                if response.status == 401 and attempt == 1:
-                    # A rotated service-account token: log in again once.
-                    await self.close()
-                    continue
-                if response.status >= 400:
-                    raise ApiError(response.status, method, path, text)
-                return await response.json() if text else None
+            async with self._gate.slot(priority):
+                await self._bucket.acquire()
+                async with self._session.request(
+                    method,
+                    self._server + path,
+                    json=body,
+                    params=params,
+                    headers={"Content-Type": content_type},
+                ) as response:
+                    text = await response.text()
+                    status = response.status
+            if status == 401 and attempt == 1:
+                # A rotated service-account token: log in again once.
+                await self.close()
+                continue
+            if status >= 400:
+                raise ApiError(status, method, path, text)
+            return json.loads(text) if text else None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def create_pod(self, pod: Mapping[str, Any]) -> Any:
         namespace = pod["metadata"]["namespace"]
-        return await self.request("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
+        return await self.request(
+            "POST", f"/api/v1/namespaces/{namespace}/pods", pod, priority=URGENT
+        )
 
     async def get_pod(self, namespace: str, name: str) -> Any:
-        return await self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return await self.request(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{name}", priority=URGENT
+        )
 
     async def delete_pod(self, namespace: str, name: str, grace_seconds: int) -> None:
         """Delete ``name``; one already gone is not an error."""
@@ -148,6 +162,7 @@ class Client:
                 "DELETE",
                 f"/api/v1/namespaces/{namespace}/pods/{name}",
                 {"gracePeriodSeconds": grace_seconds, "propagationPolicy": "Background"},
+                priority=URGENT,
             )
         except ApiError as error:
             if error.status != 404:
@@ -195,4 +210,6 @@ class Client:
             "lastTimestamp": format_time(now),
             "count": 1,
         }
-        await self.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", event)
+        await self.request(
+            "POST", f"/api/v1/namespaces/{meta['namespace']}/events", event, priority=EVENTS
+        )

@@ -1,14 +1,20 @@
-"""A token bucket for the operator's own API calls (client-go's QPS and burst).
+"""Flow control for the operator's own API calls.
 
-Each call reserves a token; when the bucket is empty the reservation is paid for by waiting, in
-arrival order, so a burst of reconciles cannot flood the apiserver and nobody starves.
+:class:`TokenBucket` is client-go's QPS and burst: each call reserves a token, and when the bucket
+is empty the reservation is paid for by waiting, so a burst of reconciles cannot flood the
+apiserver. :class:`PriorityGate` bounds the calls in flight and lets urgent ones (creating a
+task's pod) go before routine ones (status, events), so under load a new task's pod is not queued
+behind the status writes of older tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 
 class TokenBucket:
@@ -35,3 +41,38 @@ class TokenBucket:
         delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+class PriorityGate:
+    """At most ``limit`` holders at once; waiters enter by priority (lower first), then in order."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = max(limit, 1)
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (priority, next(self._order), turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # the slot was handed over just as we were cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1

@@ -242,7 +242,7 @@ class Reconciler:
         if decision.status is not None and not await self._write_status(body, task, decision):
             return None  # the task changed meanwhile; its watch event triggers the next pass
         for event in decision.events:
-            await self._post(body, event)
+            self._post_later(body, event)
         return decision.requeue_after
 
     async def _create(
@@ -290,7 +290,10 @@ class Reconciler:
             if error.status in (404, 409):
                 return False
             raise
-        self.observe(updated)
+        meta = updated["metadata"]
+        self.observe(
+            {**updated, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        )
         phase = Phase(decision.status["phase"])
         if phase.is_terminal:
             logger.info(
@@ -301,6 +304,12 @@ class Reconciler:
                     str(phase), decision.status.get("reason") or ""
                 ).inc()
         return True
+
+    def _post_later(self, body: Mapping[str, Any], event: Event) -> None:
+        """Post in the background: events never hold up the next task's pod."""
+        task = asyncio.get_running_loop().create_task(self._post(body, event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _post(self, body: Mapping[str, Any], event: Event) -> None:
         """Events are best effort: a failure to post one never fails a reconcile."""

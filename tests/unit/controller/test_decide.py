@@ -114,7 +114,7 @@ def test_restart_adopts_a_pod_missing_from_status() -> None:
 @pytest.mark.parametrize(
     ("body", "phase", "reason", "warning"),
     [
-        (pod(main=waiting("ContainerCreating")), "Pending", "Pending", False),
+        (pod(main=waiting("ContainerCreating")), "Pending", "PodCreated", False),
         (pod(main=waiting("ErrImagePull", "not found")), "Pending", "ErrImagePull", True),
         (pod(main=waiting("ImagePullBackOff")), "Pending", "ImagePullBackOff", True),
         (
@@ -140,12 +140,20 @@ def test_restart_adopts_a_pod_missing_from_status() -> None:
 def test_unfinished_attempt_shows_its_state(
     body: dict[str, Any], phase: str, reason: str, warning: bool
 ) -> None:
-    _, d = step(started(), {1: body}, 2)
-    assert d.status is not None
-    assert (d.status["phase"], d.status["reason"]) == (phase, reason)
-    assert condition(d.status, "Succeeded")["reason"] == reason
+    t, d = step(started(), {1: body}, 2)
+    assert (t.status["phase"], t.status["reason"]) == (phase, reason)
+    assert condition(t.status, "Succeeded")["reason"] == reason
     assert [e.reason for e in d.events if e.type == "Warning"] == ([reason] if warning else [])
     assert d.create is None and d.delete == ()
+
+
+def test_routine_progress_costs_no_status_write() -> None:
+    """Scheduled but not yet running: nothing a user needs; it goes out with the next change."""
+    t = started()
+    assert decide(t, {1: pod(main=waiting("ContainerCreating"))}, at(1), POLICY).status is None
+    t, d = step(t, {1: pod("Running", main=running())}, 2)
+    assert d.status is not None
+    assert condition(d.status, "PodScheduled")["status"] == "True"
 
 
 def test_pod_scheduled_condition_follows_the_pod() -> None:
