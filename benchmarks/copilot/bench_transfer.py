@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--small-files", type=int, default=10_000)
     parser.add_argument("--small-bytes", type=int, default=4096)
-    parser.add_argument("--rounds", type=int, default=2, help="best of N for s5cmd and ours")
+    parser.add_argument("--rounds", type=int, default=3, help="best of N for s5cmd and ours")
     parser.add_argument(
         "--worker", nargs=4, metavar=("TOOL", "OP", "SRC", "DST"), help=argparse.SUPPRESS
     )
