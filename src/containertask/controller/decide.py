@@ -32,6 +32,9 @@ from containertask.controller.observe import Observation, State, observe
 from containertask.controller.pods import needs_uploader
 
 ROUTINE_PENDING: Final = "Pending"  # observe's reason for a pod that is simply not running yet
+# A just-created pod that is not running yet is not worth a status write of its own unless it
+# stays so this long: usually it starts first, and one write says both.
+ROUTINE_WRITE_DELAY: Final = 2.0
 OUTPUTS_BUDGET: Final = 8 * 1024  # bytes of inline outputs in status; the rest go to storedOutputs
 MAX_ATTEMPT_MESSAGE: Final = 512
 MAX_STATUS_MESSAGE: Final = conditions.MAX_MESSAGE
@@ -130,15 +133,50 @@ def decide(
         plan.status if old.phase.is_terminal else _with_conditions(plan, old, task.generation, now)
     )
     status = new.to_dict()
+    hold = _routine_wait(old, new, now)
+    if hold is not None and plan.create is None:
+        plan.requeue.append(hold)  # when creating, the new pod's first event comes back sooner
+    changed = hold is None and _without_routine(status) != _without_routine(task.status)
     return Decision(
-        status=status if _without_routine(status) != _without_routine(task.status) else None,
+        status=status if changed else None,
         create=plan.create,
         delete=tuple(plan.delete),
-        events=tuple(transition_events(old, new)),
+        events=tuple(transition_events(old, new)) if changed else (),
         requeue_after=None
         if new.phase.is_terminal or not plan.requeue
         else max(min(plan.requeue), 0.0),
     )
+
+
+def _routine_wait(old: TaskStatus, new: TaskStatus, now: datetime) -> float | None:
+    """Seconds to hold back a status whose only news is a pod just created and not running yet
+    (None: write it now)."""
+    if new.phase is not Phase.PENDING or new.reason != "PodCreated" or not new.attempts:
+        return None
+    if old.phase is not Phase.PENDING or tuple(new.attempts[:-1]) != tuple(old.attempts):
+        return None  # an earlier attempt just ended, or the task was elsewhere: say so now
+    started = parse_time(new.attempts[-1].started_at) or now
+    wait = ROUTINE_WRITE_DELAY - (now - started).total_seconds()
+    return wait if wait > 0 else None
+
+
+def rejected(task: Task, attempt: int, message: str, now: datetime) -> dict[str, Any]:
+    """The status after the apiserver refused an attempt's pod as invalid (say a bad podTemplate):
+    bad user input, so the task fails at once instead of retrying."""
+    old = TaskStatus.from_dict(task.status)
+    stamp = format_time(now)
+    pod = naming.pod_name(task.name, attempt)
+    failed = Attempt(
+        attempt, pod, stamp, stamp, reason="PodRejected", message=clip(message, MAX_ATTEMPT_MESSAGE)
+    )
+    status = _finish(
+        old,
+        Phase.FAILED,
+        "PodRejected",
+        f"pod {pod} was rejected: {message}",
+        [*old.attempts, failed],
+    )
+    return _with_conditions(_Next(status), old, task.generation, now).to_dict()
 
 
 def _without_routine(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,14 +289,19 @@ def _start(
 ) -> _Next:
     pod = naming.pod_name(task.name, number)
     attempts.append(Attempt(number, pod, started_at=format_time(now)))
-    status = replace(
+    return _Next(_created(old, attempts), create=number, requeue=[policy.visibility_grace_seconds])
+
+
+def _created(old: TaskStatus, attempts: Sequence[Attempt]) -> TaskStatus:
+    """Pending: the current attempt's pod exists and has not started."""
+    current = attempts[-1]
+    return replace(
         old,
         phase=Phase.PENDING,
         reason="PodCreated",
-        message=f"created pod {pod} for attempt {number}",
+        message=f"created pod {current.pod} for attempt {current.number}",
         attempts=tuple(attempts),
     )
-    return _Next(status, create=number, requeue=[policy.visibility_grace_seconds])
 
 
 def _judge(
@@ -316,11 +359,13 @@ def _judge(
         else:
             requeue.append(spec.timeout_seconds - elapsed)
     if not seen.state.is_final:
+        if seen.reason == ROUTINE_PENDING:
+            return _Next(_created(old, attempts), requeue=requeue, observation=seen)
         phase = Phase.RUNNING if seen.state is State.RUNNING else Phase.PENDING
-        reason, message = seen.reason, clip(seen.message, MAX_STATUS_MESSAGE)
-        if seen.reason == ROUTINE_PENDING and old.reason == "PodCreated":
-            reason, message = old.reason, old.message  # nothing new to say: no write
-        status = replace(old, phase=phase, reason=reason, message=message, attempts=tuple(attempts))
+        message = clip(seen.message, MAX_STATUS_MESSAGE)
+        status = replace(
+            old, phase=phase, reason=seen.reason, message=message, attempts=tuple(attempts)
+        )
         return _Next(status, requeue=requeue, observation=seen)
     attempts[-1] = replace(
         current,

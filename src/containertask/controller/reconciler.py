@@ -16,13 +16,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
 from containertask.api.cache import cache_key
 from containertask.api.constants import LABEL_ATTEMPT
 from containertask.controller import pods as podbuilder
-from containertask.controller.decide import CacheHit, Decision, Event, Policy, Task, decide
+from containertask.controller.decide import (
+    CacheHit,
+    Decision,
+    Event,
+    Policy,
+    Task,
+    decide,
+    rejected,
+)
 from containertask.controller.kube import ApiError, Client
 from containertask.controller.metrics import Metrics
 from containertask.controller.settings import OperatorSettings
@@ -229,8 +237,11 @@ class Reconciler:
         )
         if decision.create is not None:
             assert isinstance(task.spec, TaskSpec)  # decide never creates a pod for a bad spec
-            if not await self._create(body, task, task.spec, decision.create):
+            outcome = await self._create(body, task, task.spec, decision.create)
+            if outcome == "conflict":
                 return CONFLICT_RETRY_SECONDS
+            if outcome == "rejected":
+                return None
         for deletion in decision.delete:
             await self._client.delete_pod(task.namespace, deletion.name, deletion.grace_seconds)
             logger.info(
@@ -247,33 +258,33 @@ class Reconciler:
 
     async def _create(
         self, body: Mapping[str, Any], task: Task, spec: TaskSpec, attempt: int
-    ) -> bool:
+    ) -> Literal["created", "conflict", "rejected"]:
         owner = podbuilder.Owner(task.name, task.namespace, task.uid)
         pod = podbuilder.build_pod(owner, spec, attempt, self._settings)
         name = pod["metadata"]["name"]
         try:
             await self._client.create_pod(pod)
         except ApiError as error:
+            if error.status in (400, 422):
+                # The pod itself is invalid (bad user input): fail the task, do not retry.
+                status = rejected(task, attempt, str(error), datetime.now(UTC))
+                if await self._write_status(body, task, Decision(status=status)):
+                    self._post_later(body, Event("Warning", "PodRejected", f"pod {name}: {error}"))
+                return "rejected"
             if error.status != 409:
-                await self._post(body, Event("Warning", "PodCreateFailed", f"pod {name}: {error}"))
-                raise
+                self._post_later(body, Event("Warning", "PodCreateFailed", f"pod {name}: {error}"))
+                raise  # transient (quota, apiserver trouble): retried with backoff
             existing = await self._client.get_pod(task.namespace, name)
             if not controlled_by(existing, task.uid):
                 # Never adopt what someone else controls; say so and look again later.
-                await self._post(
-                    body,
-                    Event(
-                        "Warning",
-                        "PodConflict",
-                        f"pod {name} exists and is not controlled by this ContainerTask; not adopting it",
-                    ),
-                )
-                return False
-            return True  # created by an earlier pass: AlreadyExists is success
+                message = f"pod {name} exists and is not controlled by this ContainerTask; not adopting it"
+                self._post_later(body, Event("Warning", "PodConflict", message))
+                return "conflict"
+            return "created"  # by an earlier pass: AlreadyExists is success
         logger.info("created pod %s/%s (attempt %d)", task.namespace, name, attempt)
         if self._metrics:
             self._metrics.pods_created.inc()
-        return True
+        return "created"
 
     async def _write_status(self, body: Mapping[str, Any], task: Task, decision: Decision) -> bool:
         assert decision.status is not None

@@ -248,3 +248,13 @@ def test_metrics_count_tasks_by_phase(operator: Operator, tasks: Tasks) -> None:
     assert 'containertask_tasks{phase="Succeeded"} 1.0' in text
     assert "containertask_pods_created_total 1.0" in text
     assert "containertask_reconcile_seconds_count" in text
+
+
+def test_a_pod_the_apiserver_rejects_fails_the_task(operator: Operator, tasks: Tasks) -> None:
+    tasks.create(
+        "rejected", podTemplate={"spec": {"activeDeadlineSeconds": -5}}, retries={"limit": 3}
+    )
+    status = tasks.wait_phase("rejected", "Failed")
+    assert status["reason"] == "PodRejected"
+    assert "activeDeadlineSeconds" in status["message"]
+    assert tasks.pod_names() == []

@@ -21,6 +21,7 @@ from containertask.controller.decide import (
     Task,
     decide,
     fit_outputs,
+    rejected,
 )
 
 pytestmark = pytest.mark.unit
@@ -58,8 +59,9 @@ def step(
 
 
 def started(**changes: Any) -> Task:
-    """A task whose attempt 1 pod was created at T0."""
+    """A task whose attempt 1 pod was created at T0 and seen Pending 2.5s later."""
     t, _ = step(task(**changes), {}, 0)
+    t, _ = step(t, {1: pod(main=waiting("ContainerCreating"))}, 2.5)
     return t
 
 
@@ -71,14 +73,32 @@ def test_new_task_creates_attempt_one() -> None:
     d = decide(task(), {}, T0, POLICY)
     assert d.create == 1
     assert d.delete == ()
+    # A pod just created is not worth a write of its own: its first event brings us back.
+    assert (d.status, d.events, d.requeue_after) == (None, (), 30)
+
+
+def test_pending_pod_is_written_once_it_has_waited() -> None:
+    t = task()
+    creating = pod(main=waiting("ContainerCreating"))
+    early = decide(t, {1: creating}, at(0.5), POLICY)
+    assert (early.create, early.status, early.events, early.requeue_after) == (None, None, (), 1.5)
+    d = decide(t, {1: creating}, at(2), POLICY)
     assert d.status is not None
-    assert d.status["phase"] == "Pending"
+    assert (d.status["phase"], d.status["reason"]) == ("Pending", "PodCreated")
     assert d.status["attempts"] == [
         {"number": 1, "pod": "area-1", "startedAt": "2026-01-01T00:00:00Z"}
     ]
     assert condition(d.status, "Succeeded")["status"] == "Unknown"
     assert d.events == (Event("Normal", "PodCreated", "created pod area-1 for attempt 1"),)
-    assert d.requeue_after == 30
+
+
+def test_a_pod_that_starts_at_once_costs_one_write() -> None:
+    t, first = step(task(), {}, 0)
+    t, d = step(t, {1: pod("Running", main=running())}, 0.5)
+    assert first.status is None
+    assert d.status is not None
+    assert (d.status["phase"], d.status["attempts"][0]["pod"]) == ("Running", "area-1")
+    assert [e.reason for e in d.events] == ["PodCreated"]
 
 
 def test_unchanged_task_writes_nothing_and_posts_nothing() -> None:
@@ -105,7 +125,7 @@ def test_pod_deleted_by_someone_fails_the_attempt_and_retries() -> None:
 
 def test_restart_adopts_a_pod_missing_from_status() -> None:
     """The operator stopped after creating the pod but before writing status."""
-    d = decide(task(), {1: pod(main=waiting("ContainerCreating"))}, at(1), POLICY)
+    d = decide(task(), {1: pod(main=waiting("ContainerCreating"))}, at(5), POLICY)
     assert d.create is None
     assert d.status is not None
     assert [a["pod"] for a in d.status["attempts"]] == ["area-1"]
@@ -363,11 +383,13 @@ def test_status_stays_small_with_many_outputs_and_attempts() -> None:
     t = started(**spec)
     long = "e" * 5000
     for n in range(1, 11):
-        body = pod("Failed", name=f"area-{n}", main=terminated(1, message=long), uploader=OK)
-        t, _ = step(t, {n: body}, n)
-        t, _ = step(t, {}, n)
+        end = format_time(at(10 * n))
+        main = terminated(1, message=long, finished=end)
+        body = pod("Failed", name=f"area-{n}", main=main, uploader=uploaded(end, ok=True))
+        t, d = step(t, {n: body}, 10 * n)
+        assert d.create == n + 1  # no backoff: the next attempt starts at once
     upload = uploaded(ok=True, outputs=outputs)
-    t, _ = step(t, {11: pod("Succeeded", name="area-11", main=terminated(0), uploader=upload)}, 12)
+    t, _ = step(t, {11: pod("Succeeded", name="area-11", main=terminated(0), uploader=upload)}, 120)
     assert t.status["phase"] == "Succeeded"
     assert len(t.status["attempts"]) == 11
     assert set(t.status["outputs"]) | set(t.status["storedOutputs"]) == set(names)
@@ -380,3 +402,10 @@ def test_fit_outputs_moves_the_largest_first() -> None:
     )
     assert inline == {"small": 1, "mid": "y" * 50}
     assert stored == ("pb", "big")
+
+
+def test_rejected_pod_fails_the_task_at_once() -> None:
+    status = rejected(task(), 1, "spec.activeDeadlineSeconds: Invalid value: -5", T0)
+    assert (status["phase"], status["reason"]) == ("Failed", "PodRejected")
+    assert status["attempts"][0]["reason"] == "PodRejected"
+    assert condition(status, "Succeeded")["status"] == "False"
