@@ -233,8 +233,10 @@ class Storage:
             with _errors("download", loc.uri()), partial.open("wb") as out:
                 result = obstore.get(store, loc.key)
                 size: int = result.meta["size"]
-                if size <= 2 * lim.range_size:
-                    with budget.hold(min(size, lim.read_chunk)):
+                if size <= lim.read_chunk:
+                    out.write(result.bytes())
+                elif size <= 2 * lim.range_size:
+                    with budget.hold(lim.read_chunk):
                         for piece in result.stream(min_chunk_size=lim.read_chunk):
                             out.write(piece)
                 else:  # large: concurrent ranged reads, like a multipart upload in reverse
