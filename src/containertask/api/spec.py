@@ -178,12 +178,12 @@ class TaskSpec:
             "pendingTimeoutSeconds": self.pending_timeout_seconds,
             "uploadTimeoutSeconds": self.upload_timeout_seconds,
             "cacheVersion": self.cache_version,
-            "resources": _plain(self.resources),
-            "env": [_plain(e) for e in self.env] or None,
+            "resources": plain(self.resources),
+            "env": [plain(e) for e in self.env] or None,
             "serviceAccountName": self.service_account_name,
-            "nodeSelector": _plain(self.node_selector),
-            "tolerations": [_plain(t) for t in self.tolerations] or None,
-            "podTemplate": _plain(self.pod_template),
+            "nodeSelector": plain(self.node_selector),
+            "tolerations": [plain(t) for t in self.tolerations] or None,
+            "podTemplate": plain(self.pod_template),
             "cancel": self.cancel or None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
@@ -240,12 +240,12 @@ class TaskSpec:
         )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Mappings and sequences as plain dicts and lists, for YAML and JSON."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
