@@ -335,29 +335,29 @@ def _judge(
             pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
         )
     pending_limit = spec.pending_timeout_seconds or policy.pending_timeout_seconds
-    if seen.state is State.PENDING:
-        if elapsed >= pending_limit:
-            detail = f": {seen.reason}: {seen.message}" if seen.message else ""
-            seen = replace(
-                seen,
-                state=State.FAILED,
-                reason="PendingTimeout",
-                message=f"the pod stayed Pending for more than {pending_limit}s{detail}",
-            )
-            deletions = _alive(pods, policy.cancel_grace_seconds)
-        else:
-            requeue.append(pending_limit - elapsed)
-    if not seen.state.is_final and spec.timeout_seconds is not None:
-        if elapsed >= spec.timeout_seconds:
-            seen = replace(
-                seen,
-                state=State.FAILED,
-                reason="Timeout",
-                message=f"the attempt ran longer than timeoutSeconds={spec.timeout_seconds}",
-            )
-            deletions = _alive(pods, policy.cancel_grace_seconds)
-        else:
-            requeue.append(spec.timeout_seconds - elapsed)
+    detail = f": {seen.reason}: {seen.message}" if seen.message else ""
+    deadlines = (
+        (
+            seen.state is State.PENDING,
+            pending_limit,
+            "PendingTimeout",
+            f"the pod stayed Pending for more than {pending_limit}s{detail}",
+        ),
+        (
+            spec.timeout_seconds is not None,
+            spec.timeout_seconds or 0,
+            "Timeout",
+            f"the attempt ran longer than timeoutSeconds={spec.timeout_seconds}",
+        ),
+    )
+    for applies, limit, expired, why in deadlines:
+        if not applies or seen.state.is_final:
+            continue
+        if elapsed < limit:
+            requeue.append(limit - elapsed)
+            continue
+        seen = replace(seen, state=State.FAILED, reason=expired, message=why)
+        deletions = _alive(pods, policy.cancel_grace_seconds)
     if not seen.state.is_final:
         if seen.reason == ROUTINE_PENDING:
             return _Next(_created(old, attempts), requeue=requeue, observation=seen)

@@ -14,6 +14,7 @@ import kopf
 
 from containertask.api import GROUP, KIND, PLURAL, VERSION
 from containertask.api.constants import LABEL_MANAGED_BY
+from containertask.api.spec import plain
 from containertask.controller import kube, naming
 from containertask.controller import settings as operator_settings
 from containertask.controller.metrics import Metrics
@@ -51,14 +52,6 @@ _POD_FIELDS = {
 }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _owner_uid(body: Mapping[str, Any]) -> str | None:
     for ref in (body.get("metadata") or {}).get("ownerReferences") or ():
         if (
@@ -87,7 +80,7 @@ def pods_by_owner(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
 
 def _slim(body: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     return {
-        part: {k: _plain(body[part][k]) for k in keys if k in (body.get(part) or {})}
+        part: {k: plain(body[part][k]) for k in keys if k in (body.get(part) or {})}
         for part, keys in fields.items()
     }
 
@@ -143,8 +136,8 @@ async def task_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, *
     if event.get("type") == "DELETED":
         reconciler.forget(str(body["metadata"]["uid"]))
         return
-    slim = {**_slim(body, {"metadata": _TASK_METADATA}), "spec": _plain(body.get("spec") or {})}
-    uid = reconciler.observe({**slim, "status": _plain(body.get("status") or {})})
+    slim = {**_slim(body, {"metadata": _TASK_METADATA}), "spec": plain(body.get("spec") or {})}
+    uid = reconciler.observe({**slim, "status": plain(body.get("status") or {})})
     if uid is not None:  # not an echo of the operator's own status write
         await reconciler.run(uid)
 

@@ -30,9 +30,10 @@ def start_operator(
     started: list[Operator] = []
     env = {**os.environ, **cluster.env(), "PYTHONUNBUFFERED": "1"}
 
-    def start(*args: str, kubeconfig: Path | None = None) -> Operator:
+    def start(*args: str, kubeconfig: Path | None = None, kopf_run: bool = False) -> Operator:
         run_env = {**env, "KUBECONFIG": str(kubeconfig)} if kubeconfig else env
-        op = Operator(run_env, [f"--namespace={namespace}", *args], tmp_path / "operator.log")
+        log = tmp_path / "operator.log"
+        op = Operator(run_env, [f"--namespace={namespace}", *args], log, kopf_run)
         op.start()
         started.append(op)
         return op

@@ -31,27 +31,42 @@ def free_port() -> int:
 class Operator:
     """``containertask operator`` in a subprocess, watching one namespace."""
 
-    def __init__(self, env: dict[str, str], args: list[str], log: Path) -> None:
-        self.env, self.args, self.log = env, args, log
+    def __init__(
+        self, env: dict[str, str], args: list[str], log: Path, kopf_run: bool = False
+    ) -> None:
+        """``kopf_run``: start it as ``kopf run -m containertask.controller.handlers`` instead, with
+        the operator's settings in the environment."""
+        self.env, self.args, self.log, self.kopf_run = env, args, log, kopf_run
         self.metrics_port = free_port()
         self.liveness_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "containertask.cli",
-            "operator",
-            "--listen-address=127.0.0.1",
-            f"--metrics-port={self.metrics_port}",
-            f"--liveness-port={self.liveness_port}",
-            *self.args,
-        ]
+        env = dict(self.env)
+        if self.kopf_run:
+            env["CONTAINERTASK_METRICS_PORT"] = str(self.metrics_port)
+            command = [
+                str(Path(sys.executable).parent / "kopf"),
+                "run",
+                "-m",
+                "containertask.controller.handlers",
+                "--standalone",
+                f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz",
+                *self.args,
+            ]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "containertask.cli",
+                "operator",
+                "--listen-address=127.0.0.1",
+                f"--metrics-port={self.metrics_port}",
+                f"--liveness-port={self.liveness_port}",
+                *self.args,
+            ]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                command, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

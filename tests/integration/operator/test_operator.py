@@ -258,3 +258,12 @@ def test_a_pod_the_apiserver_rejects_fails_the_task(operator: Operator, tasks: T
     assert status["reason"] == "PodRejected"
     assert "activeDeadlineSeconds" in status["message"]
     assert tasks.pod_names() == []
+
+
+def test_kopf_run_of_the_handlers_module(
+    start_operator: Callable[..., Operator], tasks: Tasks
+) -> None:
+    operator = start_operator(kopf_run=True)
+    tasks.create("kopfrun", sim={"message.uploader": upload_message(ok=True)})
+    assert tasks.wait_phase("kopfrun", "Succeeded")["attempts"][0]["exitCode"] == 0
+    assert "containertask_tasks" in operator.metrics()
