@@ -17,21 +17,41 @@ Define a task as with ``flyte.extras.ContainerTask``, render it as a manifest, o
     print(run.outputs()["area"])
 """
 
-from containertask.api.errors import SpecError
-from containertask.api.spec import Backoff, Retries
-from containertask.api.status import Phase, TaskStatus
-from containertask.api.types import Directory, File
-from containertask.sdk.errors import (
-    RunDeletedError,
-    RunFailedError,
-    RunNotFinishedError,
-    RunTimeoutError,
-    TaskError,
-)
-from containertask.sdk.local import LocalExecutionUnavailableError
-from containertask.sdk.options import Image, Resources, RetryStrategy, Secret, Timeout
-from containertask.sdk.run import Run, RunContext, arun, run, with_runcontext
-from containertask.sdk.task import ContainerTask, NativeInterface
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public names and the module that defines each. They load on first use, so the operator and the
+# copilot (which import containertask.controller / containertask.copilot) never pay for the SDK
+# and its Kubernetes client.
+_EXPORTS = {
+    "SpecError": "containertask.api.errors",
+    "Backoff": "containertask.api.spec",
+    "Retries": "containertask.api.spec",
+    "Phase": "containertask.api.status",
+    "TaskStatus": "containertask.api.status",
+    "Directory": "containertask.api.types",
+    "File": "containertask.api.types",
+    "RunDeletedError": "containertask.sdk.errors",
+    "RunFailedError": "containertask.sdk.errors",
+    "RunNotFinishedError": "containertask.sdk.errors",
+    "RunTimeoutError": "containertask.sdk.errors",
+    "TaskError": "containertask.sdk.errors",
+    "LocalExecutionUnavailableError": "containertask.sdk.local",
+    "Image": "containertask.sdk.options",
+    "Resources": "containertask.sdk.options",
+    "RetryStrategy": "containertask.sdk.options",
+    "Secret": "containertask.sdk.options",
+    "Timeout": "containertask.sdk.options",
+    "Run": "containertask.sdk.run",
+    "RunContext": "containertask.sdk.run",
+    "arun": "containertask.sdk.run",
+    "run": "containertask.sdk.run",
+    "with_runcontext": "containertask.sdk.run",
+    "ContainerTask": "containertask.sdk.task",
+    "NativeInterface": "containertask.sdk.task",
+}
 
 __all__ = [
     "Backoff",
@@ -60,3 +80,34 @@ __all__ = [
     "run",
     "with_runcontext",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'containertask' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from containertask.api.errors import SpecError
+    from containertask.api.spec import Backoff, Retries
+    from containertask.api.status import Phase, TaskStatus
+    from containertask.api.types import Directory, File
+    from containertask.sdk.errors import (
+        RunDeletedError,
+        RunFailedError,
+        RunNotFinishedError,
+        RunTimeoutError,
+        TaskError,
+    )
+    from containertask.sdk.local import LocalExecutionUnavailableError
+    from containertask.sdk.options import Image, Resources, RetryStrategy, Secret, Timeout
+    from containertask.sdk.run import Run, RunContext, arun, run, with_runcontext
+    from containertask.sdk.task import ContainerTask, NativeInterface
