@@ -115,6 +115,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     reconciler: Reconciler
     metrics = Metrics(lambda: reconciler.phases())
     reconciler = Reconciler(client, ours, lambda uid: pods.get(uid, ()), metrics)
+    reconciler.start(ours.workers)
     memo["reconciler"] = reconciler
     memo["client"] = client
     memo["stop_metrics"] = (
@@ -139,11 +140,11 @@ async def task_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, *
     slim = {**_slim(body, {"metadata": _TASK_METADATA}), "spec": plain(body.get("spec") or {})}
     uid = reconciler.observe({**slim, "status": plain(body.get("status") or {})})
     if uid is not None:  # not an echo of the operator's own status write
-        await reconciler.run(uid)
+        reconciler.trigger(uid)
 
 
 @kopf.on.event("pods", labels=OURS)
 async def pod_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     owner = _owner_uid(body)
     if owner is not None:
-        await memo["reconciler"].run(owner)
+        memo["reconciler"].trigger(owner)

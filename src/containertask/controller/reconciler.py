@@ -11,6 +11,7 @@ stop; write status last, only when it changed, and only on top of the version it
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import Counter
@@ -73,8 +74,12 @@ class Reconciler:
         self._phases: Counter[str] = Counter()
         self._cache: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, key) -> (uid, name)
         self._cache_keys: dict[str, tuple[str, str]] = {}  # uid -> its (namespace, key)
+        self._queue: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
+        self._order = itertools.count()
+        self._queued: set[str] = set()
         self._running: set[str] = set()
         self._again: set[str] = set()
+        self._workers: list[asyncio.Task[None]] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._failures: Counter[str] = Counter()
         self._background: set[asyncio.Task[None]] = set()
@@ -142,27 +147,36 @@ class Reconciler:
 
     # --- scheduling ----------------------------------------------------------------------------
 
-    async def run(self, uid: str) -> None:
-        """Reconcile ``uid`` now, or once more after the reconcile already running for it."""
+    def trigger(self, uid: str) -> None:
+        """Queue a reconcile of ``uid`` (client-go's workqueue): a task is queued at most once, and
+        one triggered while being reconciled is queued again when that pass ends. kopf's handlers
+        return at once, so kopf drops the (large) raw event; a fixed number of workers bounds the
+        reconciles, and the memory they hold, however many events arrive."""
         if uid in self._running:
             self._again.add(uid)
-            return
-        self._running.add(uid)
-        try:
-            while True:
-                self._again.discard(uid)
-                await self._reconcile_and_schedule(uid)
-                if uid not in self._again:
-                    break
-        finally:
-            self._running.discard(uid)
+        elif uid not in self._queued:
+            self._queued.add(uid)
+            # A task never started goes first: its pod is what a waiting user needs next.
+            body = self._tasks.get(uid)
+            fresh = body is not None and not (body.get("status") or {}).get("attempts")
+            self._queue.put_nowait((0 if fresh else 1, next(self._order), uid))
 
-    def trigger(self, uid: str) -> None:
-        """Reconcile ``uid`` soon, from outside a handler (a timer)."""
-        self._timers.pop(uid, None)
-        task = asyncio.get_running_loop().create_task(self.run(uid))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def start(self, workers: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers = [loop.create_task(self._work()) for _ in range(workers)]
+
+    async def _work(self) -> None:
+        while True:
+            _, _, uid = await self._queue.get()
+            self._queued.discard(uid)
+            self._running.add(uid)
+            try:
+                await self._reconcile_and_schedule(uid)
+            finally:
+                self._running.discard(uid)
+                if uid in self._again:
+                    self._again.discard(uid)
+                    self.trigger(uid)
 
     def _schedule(self, uid: str, delay: float | None) -> None:
         timer = self._timers.pop(uid, None)
@@ -175,9 +189,10 @@ class Reconciler:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        for task in list(self._background):
+        pending = [*self._workers, *self._background]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _reconcile_and_schedule(self, uid: str) -> None:
         started = time.perf_counter()

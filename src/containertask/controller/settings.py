@@ -49,6 +49,7 @@ class OperatorSettings:
     watch_server_timeout: int = 300
     request_timeout: float = 30.0
     resync_seconds: float = 60.0
+    workers: int = 32
     helper_resources: HelperResources = field(default_factory=HelperResources)
 
     @property
@@ -167,6 +168,12 @@ def parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
         help="server-side timeout of one watch request, seconds",
     )
     p.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=default("WORKERS", d.workers),
+        help="tasks reconciled at once",
+    )
+    p.add_argument(
         "--resync",
         type=_positive(float),
         default=default("RESYNC", d.resync_seconds),
@@ -203,6 +210,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Oper
         log_format=args.log_format,
         watch_server_timeout=int(args.watch_timeout),
         resync_seconds=float(args.resync),
+        workers=max(int(args.workers), 1),
     )
 
 
