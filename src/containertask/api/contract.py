@@ -83,28 +83,27 @@ class CopilotConfig:
 
 @dataclass(frozen=True)
 class UploadResult:
-    """The uploader's report. ``outputs`` holds JSON values that fit the termination message;
-    ``stored`` names outputs only in ``outputs_uri`` (outputs.pb)."""
+    """The uploader's report. ``ok`` with ``outputs_uri`` means every declared output is in that
+    outputs.pb; ``outputs`` repeats those whose JSON fits the termination message. Which outputs
+    are only in outputs.pb follows from the declared ones, so the message never lists them: a
+    list of up to 64 long names alone could overflow the kubelet's 4 KiB."""
 
     ok: bool
     outputs: Mapping[str, Any] = field(default_factory=dict)
-    stored: tuple[str, ...] = ()
     outputs_uri: str | None = None
     error_kind: ErrorKind | None = None
     error: str | None = None
 
     def to_message(self) -> str:
-        """Serialise within the kubelet's 4 KiB limit: inline outputs move to ``stored`` (largest
-        first) and an over-long error is cut, so the message is always valid JSON."""
+        """Serialise within the kubelet's 4 KiB limit: the largest inline outputs are left to
+        outputs.pb and an over-long error is cut, so the message is always valid JSON."""
         outputs = dict(self.outputs)
-        stored = list(self.stored)
         error = self.error
         while True:
             text = json.dumps(
                 {
                     "ok": self.ok,
                     "outputs": outputs,
-                    "stored": stored,
                     "outputsUri": self.outputs_uri,
                     "errorKind": self.error_kind,
                     "error": error,
@@ -117,10 +116,9 @@ class UploadResult:
             if outputs:
                 largest = max(outputs, key=lambda k: len(json.dumps(outputs[k])))
                 del outputs[largest]
-                stored.append(largest)
             elif error:
                 error = error[: len(error) // 2] + " [truncated]"
-            else:  # pragma: no cover - names are bounded, so this cannot happen
+            else:  # pragma: no cover - a URI of at most 2 KiB and fixed keys always fit
                 raise ValueError("upload result does not fit a termination message")
 
     @classmethod
@@ -129,7 +127,6 @@ class UploadResult:
         return cls(
             ok=bool(data["ok"]),
             outputs=data.get("outputs") or {},
-            stored=tuple(data.get("stored") or ()),
             outputs_uri=data.get("outputsUri"),
             error_kind=data.get("errorKind"),
             error=data.get("error"),

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flyteidl2.core import literals_pb2, types_pb2
@@ -23,6 +24,7 @@ from containertask.api.types import Directory, File, TypeRef
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MICROS = 1_000_000
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _SIMPLE = {
     "int": types_pb2.SimpleType.INTEGER,
@@ -267,6 +269,14 @@ def format_datetime(value: datetime) -> str:
     return _utc(value).isoformat().replace("+00:00", "Z")
 
 
+def _format_seconds(value: timedelta) -> str:
+    """Exact decimal seconds (``90.0``, ``1.5``): a float would lose microseconds of long spans."""
+    micros = value // timedelta(microseconds=1)
+    whole, fraction = divmod(abs(micros), _MICROS)
+    sign = "-" if micros < 0 else ""
+    return f"{sign}{whole}." + (f"{fraction:06d}".rstrip("0") or "0")
+
+
 def format_text(t: TypeRef, value: Any) -> str:
     """Canonical primitive value -> the text written into a file named after the input."""
     match t.name:
@@ -277,7 +287,7 @@ def format_text(t: TypeRef, value: Any) -> str:
         case "datetime":
             return format_datetime(value)
         case "timedelta":
-            return repr(value.total_seconds())
+            return _format_seconds(value)
         case "int" | "str":
             return str(value)
     raise SpecError("type", f"{t} has no text form", allowed="primitive types")
@@ -291,9 +301,11 @@ def parse_text(t: TypeRef, text: str, field: str) -> Any:
             return s
         case "int" if _INT.match(s):
             return int(s)
-        case "float" | "timedelta" if _FLOAT.match(s):
-            number = float(s)
-            return number if t.name == "float" else timedelta(seconds=number)
+        case "float" if _FLOAT.match(s):
+            return float(s)
+        case "timedelta" if _FLOAT.match(s):
+            micros = (Decimal(s) * _MICROS).to_integral_value()
+            return timedelta(microseconds=int(micros))
         case "bool" if s.lower() in _BOOLS:
             return _BOOLS[s.lower()]
         case "datetime":

@@ -377,7 +377,7 @@ def _judge(
     if seen.state is State.SUCCEEDED:
         result = seen.result
         outputs, stored = fit_outputs(
-            dict(result.outputs) if result else {}, tuple(result.stored) if result else ()
+            dict(result.outputs) if result else {}, [o.name for o in spec.outputs]
         )
         done = replace(
             old,
@@ -441,17 +441,15 @@ def _failure_message(attempt: Attempt) -> str:
 
 
 def fit_outputs(
-    outputs: dict[str, Any], stored: tuple[str, ...], budget: int = OUTPUTS_BUDGET
+    outputs: dict[str, Any], declared: Sequence[str], budget: int = OUTPUTS_BUDGET
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Inline outputs within ``budget`` bytes of JSON; the largest move to ``stored`` (they are in
-    outputs.pb anyway), so the status stays small however many outputs a task has."""
-    inline = dict(outputs)
-    moved = list(stored)
+    """Inline outputs within ``budget`` bytes of JSON, the largest left out first, and the
+    declared outputs that are only in outputs.pb; the status stays small however many there are."""
+    inline = {k: v for k, v in outputs.items() if k in declared}
     while inline and len(json.dumps(inline, separators=(",", ":")).encode()) > budget:
         largest = max(inline, key=lambda k: len(json.dumps(inline[k])))
         del inline[largest]
-        moved.append(largest)
-    return inline, tuple(moved)
+    return inline, tuple(name for name in declared if name not in inline)
 
 
 def _with_conditions(plan: _Next, old: TaskStatus, generation: int, now: datetime) -> TaskStatus:

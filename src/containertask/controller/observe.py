@@ -185,7 +185,8 @@ def _finished(
         return fail("UploadFailed", result)
     if not result.ok:
         return fail("UploadFailed", result.error or "the uploader failed")
-    missing = [name for name in outputs if name not in result.outputs and name not in result.stored]
+    # With outputsUri every declared output is in outputs.pb; without, each must be inline.
+    missing = [] if result.outputs_uri else [n for n in outputs if n not in result.outputs]
     if missing:
         return fail("UploadFailed", f"the uploader did not confirm outputs: {', '.join(missing)}")
     return Observation(

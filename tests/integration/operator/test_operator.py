@@ -30,9 +30,7 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def test_success_publishes_the_uploaders_outputs(operator: Operator, tasks: Tasks) -> None:
-    message = upload_message(
-        ok=True, outputs={"area": 12.5}, stored=("report",), outputs_uri="s3://b/runs/outputs.pb"
-    )
+    message = upload_message(ok=True, outputs={"area": 12.5}, outputs_uri="s3://b/runs/outputs.pb")
     tasks.create(
         "area",
         sim={"message.uploader": message},

@@ -135,3 +135,17 @@ def test_templates_render_text_and_paths() -> None:
     assert render(spec.command, subs) == ["sh", "-c", "echo 3.0 2024-05-01T12:00:00Z"]
     assert input_path("f", TypeRef("file"), "s3://b/f.csv", "/in", "namedDir") == "/in/f/f.csv"
     assert input_path("f", TypeRef("file"), "s3://b/f.csv", "/in", "direct") == "/in/f"
+
+
+def test_upload_result_always_fits_a_termination_message() -> None:
+    from containertask.api.contract import TERMINATION_MESSAGE_LIMIT, UploadResult
+
+    names = [f"output_{i:02d}_" + "x" * 50 for i in range(64)]
+    result = UploadResult(
+        ok=True, outputs=dict.fromkeys(names, "v" * 100), outputs_uri="s3://b/" + "p" * 2000
+    )
+    message = result.to_message()
+    assert len(message.encode()) <= TERMINATION_MESSAGE_LIMIT
+    back = UploadResult.from_message(message)
+    assert back.ok and back.outputs_uri == result.outputs_uri
+    assert set(back.outputs) < set(names)

@@ -388,7 +388,7 @@ def test_status_stays_small_with_many_outputs_and_attempts() -> None:
         body = pod("Failed", name=f"area-{n}", main=main, uploader=uploaded(end, ok=True))
         t, d = step(t, {n: body}, 10 * n)
         assert d.create == n + 1  # no backoff: the next attempt starts at once
-    upload = uploaded(ok=True, outputs=outputs)
+    upload = uploaded(ok=True, outputs=outputs, outputs_uri="s3://b/o.pb")
     t, _ = step(t, {11: pod("Succeeded", name="area-11", main=terminated(0), uploader=upload)}, 120)
     assert t.status["phase"] == "Succeeded"
     assert len(t.status["attempts"]) == 11
@@ -396,12 +396,13 @@ def test_status_stays_small_with_many_outputs_and_attempts() -> None:
     assert len(json.dumps(t.status).encode()) <= 20 * 1024
 
 
-def test_fit_outputs_moves_the_largest_first() -> None:
+def test_fit_outputs_leaves_the_largest_to_outputs_pb() -> None:
+    declared = ["small", "big", "mid", "pb"]
     inline, stored = fit_outputs(
-        {"small": 1, "big": "x" * 100, "mid": "y" * 50}, ("pb",), budget=80
+        {"small": 1, "big": "x" * 100, "mid": "y" * 50, "undeclared": 2}, declared, budget=80
     )
     assert inline == {"small": 1, "mid": "y" * 50}
-    assert stored == ("pb", "big")
+    assert stored == ("big", "pb")
 
 
 def test_rejected_pod_fails_the_task_at_once() -> None:

@@ -20,7 +20,7 @@ from containertask.controller.observe import State, observe
 pytestmark = pytest.mark.unit
 
 OUTPUTS = ["area", "report"]
-OK = {"ok": True, "outputs": {"area": 12.5}, "stored": ("report",), "outputs_uri": "s3://b/o.pb"}
+OK = {"ok": True, "outputs": {"area": 12.5}, "outputs_uri": "s3://b/o.pb"}
 
 CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
     # (id, pod, state, reason, retryable)

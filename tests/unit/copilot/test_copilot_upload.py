@@ -185,8 +185,9 @@ def test_large_outputs_move_from_the_message_to_outputs_pb(
     result = upload(make_config(outputs=types), Storage())
     message = json.loads(result.to_message())
     assert result.ok
-    assert set(message["outputs"]) | set(message["stored"]) == set(types)
-    assert message["stored"]
+    assert message["outputs"]
+    assert set(message["outputs"]) < set(types)
+    assert message["outputsUri"].endswith("outputs.pb")
     assert stored_outputs(dirs, types)["s5"] == "y" * 900
 
 
