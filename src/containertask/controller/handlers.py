@@ -17,6 +17,7 @@ from containertask.api.constants import LABEL_MANAGED_BY
 from containertask.api.spec import plain
 from containertask.controller import kube, naming
 from containertask.controller import settings as operator_settings
+from containertask.controller.diffbase import NoDiffBase
 from containertask.controller.metrics import Metrics
 from containertask.controller.ratelimit import TokenBucket
 from containertask.controller.reconciler import Reconciler
@@ -69,9 +70,10 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | No
 
 
 @kopf.index("pods", labels=OURS)
-def pods_by_owner(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+async def pods_by_owner(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
     """Our pods by the uid of the ContainerTask controlling them, trimmed to what decisions read.
-    kopf fills indexes before any handler runs, so a restarted operator sees every existing pod."""
+    kopf fills indexes before any handler runs, so a restarted operator sees every existing pod.
+    (``async``: kopf runs plain functions in a thread pool, a hop per pod event.)"""
     owner = _owner_uid(body)
     if owner is None:
         return {}
@@ -100,6 +102,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     settings.peering.standalone = True
     # Resources are discovered once at startup: no RBAC to list CRDs or namespaces is needed.
     settings.scanning.disabled = True
+    # No on.create/on.update handlers: kopf's per-event deep copy for change detection is waste.
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Watch only our pods, server-side: other pods in the namespace never reach the operator.
     settings.watching.label_selectors["pods"] = f"{LABEL_MANAGED_BY}={naming.MANAGER}"
     settings.watching.server_timeout = ours.watch_server_timeout
