@@ -104,17 +104,18 @@ def test_operator_and_copilot_get_the_rest_of_the_command_line(
     seen: list[list[str]] = []
     module = types.ModuleType("entrypoint")
     module.main = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, cli._DISPATCH[command], module)
+    monkeypatch.setitem(sys.modules, cli.ENTRY_POINTS[command], module)
     assert cli.main([command, "--flag", "value", "-h"]) == 7
     assert seen == [["--flag", "value", "-h"]]
 
 
-def test_importing_the_cli_does_not_import_operator_or_copilot() -> None:
+def test_importing_the_cli_imports_neither_operator_copilot_sdk_nor_kubernetes() -> None:
     import subprocess
 
     code = (
         "import sys, containertask.cli; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('containertask.controller', 'containertask.copilot')))))"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(("
+        "'containertask.controller', 'containertask.copilot', 'containertask.sdk', 'kubernetes')))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True

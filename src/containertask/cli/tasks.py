@@ -1,14 +1,11 @@
-"""The ``containertask`` command: render, run and inspect tasks; start the operator or copilot.
+"""The SDK's subcommands of ``containertask``: render, run and inspect tasks; print the CRD.
 
 Exit codes: 0 success, 1 the task failed (or a cluster call did), 2 bad usage or input.
-``operator`` and ``copilot`` hand the rest of the command line to their own entry points, which
-are imported only when used.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -20,20 +17,10 @@ from kubernetes.client.exceptions import ApiException
 from containertask.api import values
 from containertask.api.errors import SpecError
 from containertask.api.status import TaskStatus
+from containertask.cli import ENTRY_POINTS
 from containertask.sdk import errors, loader, manifest
 from containertask.sdk.client import Client
 from containertask.sdk.run import Run, RunContext, progress_line
-
-# Subcommands handled by other packages' entry points: ``main(argv) -> int``.
-_DISPATCH: dict[str, str] = {
-    "operator": "containertask.controller.entrypoint",
-    "copilot": "containertask.copilot.entrypoint",
-}
-
-
-def _dispatch(command: str, argv: list[str]) -> int:
-    entrypoint = importlib.import_module(_DISPATCH[command])
-    return int(entrypoint.main(argv) or 0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "status":
             sub.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text")
     commands.add_parser("crd", help="Print the ContainerTask CustomResourceDefinition as YAML.")
-    for name in _DISPATCH:
+    for name in ENTRY_POINTS:
         commands.add_parser(name, help=f"Run the {name} (its own options follow).", add_help=False)
     return parser
 
@@ -169,10 +156,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _DISPATCH:
-        return _dispatch(argv[0], argv[1:])
+def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -195,7 +179,3 @@ def _api_message(err: ApiException) -> str:
         return str(json.loads(err.body or "{}").get("message", ""))
     except ValueError:
         return str(err.body)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

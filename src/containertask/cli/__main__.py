@@ -1,0 +1,5 @@
+import sys
+
+from containertask.cli import main
+
+sys.exit(main())
