@@ -39,6 +39,14 @@ def main() -> int:
     parser.add_argument("--small-bytes", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=3, help="best of N for s5cmd and ours")
     parser.add_argument(
+        "--ops",
+        nargs="+",
+        choices=OPERATIONS,
+        default=OPERATIONS,
+        help="operations to measure (a download measures after the upload of the same kind)",
+    )
+    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS)
+    parser.add_argument(
         "--worker", nargs=4, metavar=("TOOL", "OP", "SRC", "DST"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -50,17 +58,22 @@ def main() -> int:
             'set AWS_ENDPOINT_URL and CONTAINERTASK_TEST_BUCKET (eval "$(hack/cluster env)")'
         )
     s5cmd = _find_s5cmd()
-    tools = [t for t in TOOLS if t != "s5cmd" or s5cmd]
+    tools = [t for t in args.tools if t != "s5cmd" or s5cmd]
     run = f"s3://{args.bucket}/bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="ct-bench-") as tmp:
         work = Path(tmp)
-        large, small = _make_data(work, args.large_mib, args.small_files, args.small_bytes)
+        kinds = {op.split("-")[1] for op in args.ops}
+        large_mib = args.large_mib if "large" in kinds else 0
+        small_files = args.small_files if "small" in kinds else 0
+        large, small = _make_data(work, large_mib, small_files, args.small_bytes)
         sizes = {"large": args.large_mib * MiB, "small": args.small_files}
+        ops = [op for op in OPERATIONS if op.split("-")[1] in kinds]  # uploads put the data
         results: dict[tuple[str, str], tuple[float, float, float]] = {}
-        for op in OPERATIONS:  # tools interleaved and repeated: the machine's load drifts
+        for op in ops:  # tools interleaved and repeated: the machine's load drifts
             kind = op.split("-")[1]
             local = large if kind == "large" else small
-            for round_ in range(args.rounds):
+            rounds = args.rounds if op in args.ops else 1
+            for round_ in range(rounds):
                 for tool in tools:
                     if tool == "boto3" and round_ > 0:
                         continue  # a reference, far from the targets; once is enough
@@ -73,7 +86,7 @@ def main() -> int:
                     if op.startswith("down"):
                         _check_same(local, back)
                         shutil.rmtree(back) if back.is_dir() else back.unlink()
-        _report(results, tools, sizes)
+        _report(results, tools, sizes, ops)
     return 0
 
 
@@ -205,12 +218,13 @@ def _report(
     results: dict[tuple[str, str], tuple[float, float, float]],
     tools: list[str],
     sizes: dict[str, int],
+    ops: list[str],
 ) -> None:
     print(
         f"{'operation':<16}{'tool':<15}{'process s':>10}{'transfer s':>11}{'throughput':>16}"
         f"{'peak RSS':>11}{'vs s5cmd':>10}"
     )
-    for op in OPERATIONS:
+    for op in ops:
         kind = op.split("-")[1]
         for tool in tools:
             seconds, inside, rss = results[tool, op]
