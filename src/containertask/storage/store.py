@@ -18,7 +18,9 @@ from __future__ import annotations
 import builtins
 import concurrent.futures
 import contextlib
+import itertools
 import os
+import posixpath
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ _A = TypeVar("_A")
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts (all but the last)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_AHEAD = 4  # items taken from a lazy iterable per thread, ahead of the calls
 
 
 class StorageError(Exception):
@@ -121,7 +124,7 @@ class Storage:
 
     def download_file(self, uri: str, path: str | os.PathLike[str]) -> int:
         """Stream one object into a local file (created with its parents); returns its size."""
-        return self._download_files([(Location.parse(uri), Path(path))])
+        return sum(self._download_each([(Location.parse(uri), Path(path))]))
 
     # --- many objects ---------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class Storage:
 
     def download_files(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]]) -> int:
         """Download (URI, local path) pairs concurrently; returns the bytes received."""
-        return self._download_files([(Location.parse(u), Path(p)) for u, p in pairs])
+        return sum(self._download_each((Location.parse(u), Path(p)) for u, p in pairs))
 
     def upload_dir(self, path: str | os.PathLike[str], uri: str) -> int:
         """Upload every file below the local directory ``path`` to ``uri/<relative path>``;
@@ -146,20 +149,22 @@ class Storage:
     def download_dir(self, uri: str, path: str | os.PathLike[str]) -> int:
         """Download every object below ``uri`` into the local directory ``path`` (created even
         when the prefix holds nothing: object stores have no empty directories); returns the
-        number of files."""
+        number of files. Downloads start with the first page of the listing."""
         base, root = Location.parse(uri), Path(path)
-        with _errors("list", uri):
-            metas = self._list(base)
-        pairs = []
-        for meta in metas:
-            relative = meta["path"][len(base.dir_prefix) :]
-            target = (root / relative).resolve()
-            if not target.is_relative_to(root.resolve()):
-                raise StorageError("download", base.uri(meta["path"]), "key escapes the directory")
-            pairs.append((Location(base.scheme, base.bucket, meta["path"]), target))
         root.mkdir(parents=True, exist_ok=True)
-        self._download_files(pairs)
-        return len(pairs)
+
+        def pairs() -> Iterator[tuple[Location, Path]]:
+            with _errors("list", uri):
+                for batch in obstore.list(self._store(base), base.key or None):
+                    for meta in batch:
+                        relative = _relative_path(meta["path"][len(base.dir_prefix) :])
+                        if relative is None:
+                            raise StorageError(
+                                "download", base.uri(meta["path"]), "key escapes the directory"
+                            )
+                        yield Location(base.scheme, base.bucket, meta["path"]), root / relative
+
+        return len(self._download_each(pairs()))
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -217,10 +222,11 @@ class Storage:
 
         return sum(_bounded(lim.concurrency, one, pairs))
 
-    def _download_files(self, pairs: builtins.list[tuple[Location, Path]]) -> int:
+    def _download_each(self, pairs: Iterable[tuple[Location, Path]]) -> builtins.list[int]:
+        """Download (location, path) pairs concurrently, taking pairs as they come; returns
+        the sizes."""
         budget = _Budget(self.limits.memory_bytes)
         lim = self.limits
-
         made: set[Path] = set()
 
         def one(pair: tuple[Location, Path]) -> int:
@@ -229,25 +235,24 @@ class Storage:
             if path.parent not in made:  # thousands of files share few directories
                 path.parent.mkdir(parents=True, exist_ok=True)
                 made.add(path.parent)
-            partial = path.with_name(f".{path.name}.partial")
-            with _errors("download", loc.uri()), partial.open("wb") as out:
+            with _errors("download", loc.uri()):
                 result = obstore.get(store, loc.key)
                 size: int = result.meta["size"]
-                if size <= lim.read_chunk:
-                    out.write(result.bytes())
-                elif size <= 2 * lim.range_size:
-                    with budget.hold(lim.read_chunk):
-                        for piece in result.stream(min_chunk_size=lim.read_chunk):
-                            out.write(piece)
-                else:  # large: concurrent ranged reads, like a multipart upload in reverse
-                    meta = result.meta
-                    del result
-                    with budget.hold(lim.read_chunk * lim.range_concurrency):
-                        self._download_ranges(store, loc.key, meta, out.fileno())
-            partial.replace(path)
+                with _replacing(path) as fd:
+                    if size <= lim.read_chunk:
+                        _write_all(fd, result.bytes())
+                    elif size <= 2 * lim.range_size:
+                        with budget.hold(lim.read_chunk):
+                            for piece in result.stream(min_chunk_size=lim.read_chunk):
+                                _write_all(fd, piece)
+                    else:  # large: concurrent ranged reads, like a multipart upload in reverse
+                        meta = result.meta
+                        del result
+                        with budget.hold(lim.read_chunk * lim.range_concurrency):
+                            self._download_ranges(store, loc.key, meta, fd)
             return size
 
-        return sum(_bounded(lim.concurrency, one, pairs))
+        return _bounded(lim.concurrency, one, pairs)
 
     def _download_ranges(self, store: Any, key: str, meta: Any, fd: int) -> None:
         """Fetch ``range_size`` pieces concurrently, each streamed to its offset in small
@@ -264,7 +269,7 @@ class Storage:
                 os.pwrite(fd, memoryview(piece), offset)
                 offset += len(piece)
 
-        _bounded(lim.range_concurrency, fetch, builtins.list(range(0, size, lim.range_size)))
+        _bounded(lim.range_concurrency, fetch, range(0, size, lim.range_size))
 
 
 class _Budget:
@@ -288,19 +293,76 @@ class _Budget:
                 self._cond.notify_all()
 
 
-def _bounded(limit: int, fn: Callable[[_A], _T], items: list[_A]) -> list[_T]:
-    """``fn`` over ``items`` in at most ``limit`` threads; the first failure cancels what has
-    not started and is raised once the running calls are done."""
-    if len(items) <= 1:
-        return [fn(item) for item in items]
-    with concurrent.futures.ThreadPoolExecutor(min(limit, len(items))) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-        failed = next((f for f in done if f.exception() is not None), None)
-        if failed is not None:
+def _bounded(limit: int, fn: Callable[[_A], _T], items: Iterable[_A]) -> list[_T]:
+    """``fn`` over ``items`` in at most ``limit`` threads; returns the results in the order
+    they complete. Items are taken as they come (a listing feeds its downloads page by page),
+    at most ``_AHEAD * limit`` ahead of the calls. The first failure, of a call or of
+    ``items``, cancels what has not started and is raised once the running calls are done."""
+    it = iter(items)
+    head = list(itertools.islice(it, 2))
+    if len(head) <= 1:
+        return [fn(item) for item in head]
+    results: list[_T] = []
+    errors: list[BaseException] = []
+    slots = threading.Semaphore(_AHEAD * limit)
+
+    def call(item: _A) -> None:
+        try:
+            if not errors:
+                results.append(fn(item))
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            slots.release()
+
+    with concurrent.futures.ThreadPoolExecutor(limit) as pool:
+        try:
+            for item in itertools.chain(head, it):
+                slots.acquire()
+                if errors:
+                    break
+                pool.submit(call, item)
+        except BaseException:
             pool.shutdown(cancel_futures=True)
-            raise failed.exception()  # type: ignore[misc]
-        return [f.result() for f in futures]
+            raise
+        if errors:
+            pool.shutdown(cancel_futures=True)
+    if errors:
+        raise errors[0]
+    return results
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[int]:
+    """A descriptor of ``.name.partial`` beside ``path``, renamed to ``path`` when the block
+    succeeds and removed when it fails: a half-written file never has the final name."""
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+        partial.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+
+
+def _write_all(fd: int, data: Any) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _relative_path(relative: str) -> str | None:
+    """``relative`` (the part of a key below a listed prefix) normalised, or None when it would
+    leave the directory (``..``, an absolute path)."""
+    normal = posixpath.normpath(relative)
+    if normal.startswith("/") or normal == ".." or normal.startswith("../"):
+        return None
+    return normal
 
 
 def _walk(root: Path) -> builtins.list[Path]:
