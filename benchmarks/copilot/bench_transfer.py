@@ -68,26 +68,63 @@ def main() -> int:
         large, small = _make_data(work, large_mib, small_files, args.small_bytes)
         sizes = {"large": args.large_mib * MiB, "small": args.small_files}
         ops = [op for op in OPERATIONS if op.split("-")[1] in kinds]  # uploads put the data
-        results: dict[tuple[str, str], tuple[float, float, float]] = {}
-        for op in ops:  # tools interleaved and repeated: the machine's load drifts
-            kind = op.split("-")[1]
-            local = large if kind == "large" else small
-            rounds = args.rounds if op in args.ops else 1
-            for round_ in range(rounds):
-                for tool in tools:
-                    if tool == "boto3" and round_ > 0:
-                        continue  # a reference, far from the targets; once is enough
-                    remote = f"{run}/{tool}/{kind}"
-                    back = work / f"back-{tool}-{kind}"
-                    src, dst = (str(local), remote) if op.startswith("up") else (remote, str(back))
-                    measured = _measure(tool, op, src, dst, s5cmd)
-                    if (tool, op) not in results or measured[0] < results[tool, op][0]:
-                        results[tool, op] = measured
-                    if op.startswith("down"):
-                        _check_same(local, back)
-                        shutil.rmtree(back) if back.is_dir() else back.unlink()
+        try:
+            results = _run(ops, args.ops, args.rounds, tools, s5cmd, run, work, large, small)
+        finally:
+            _delete_prefix(run)
         _report(results, tools, sizes, ops)
     return 0
+
+
+def _run(
+    ops: list[str],
+    measured_ops: list[str],
+    rounds: int,
+    tools: list[str],
+    s5cmd: str | None,
+    run: str,
+    work: Path,
+    large: Path,
+    small: Path,
+) -> dict[tuple[str, str], tuple[float, float, float]]:
+    results: dict[tuple[str, str], tuple[float, float, float]] = {}
+    for op in ops:  # tools interleaved and repeated: the machine's load drifts
+        kind = op.split("-")[1]
+        local = large if kind == "large" else small
+        copies: list[Path] = []
+        for round_ in range(rounds if op in measured_ops else 1):
+            for tool in tools:
+                if tool == "boto3" and round_ > 0:
+                    continue  # a reference, far from the targets; once is enough
+                remote = f"{run}/{tool}/{kind}"
+                back = work / f"back-{tool}-{kind}-{round_}"
+                src, dst = (str(local), remote) if op.startswith("up") else (remote, str(back))
+                measured = _measure(tool, op, src, dst, s5cmd)
+                if (tool, op) not in results or measured[0] < results[tool, op][0]:
+                    results[tool, op] = measured
+                if op.startswith("down"):
+                    _check_same(local, back)
+                    if back.is_dir():
+                        copies.append(back)
+                    else:
+                        back.unlink()
+        # Small copies go once the operation is over: ext4 is slow to create files just after
+        # thousands were deleted, and that would weigh on whichever tool comes next.
+        for copy in copies:
+            shutil.rmtree(copy)
+    return results
+
+
+def _delete_prefix(uri: str) -> None:
+    """Remove what the run stored, so runs do not pile up in the shared MinIO."""
+    import boto3
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    client = boto3.client("s3")
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def _make_data(work: Path, large_mib: int, count: int, size: int) -> tuple[Path, Path]:
