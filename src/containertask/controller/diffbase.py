@@ -2,8 +2,9 @@
 
 kopf builds every object's "essence" (a deep copy of the whole body) on every watch event, to
 detect changes for ``on.create``/``on.update`` handlers. This operator has none: its handlers are
-``on.event`` and an index, and decisions compare observed state instead. Measured on 1,000 tasks
-at once, that copying was a sixth of the operator's CPU, so it is switched off.
+``on.event`` for ContainerTasks (pods come through :mod:`informer`), and decisions compare
+observed state instead. Measured on 1,000 tasks at once, that copying was a sixth of the
+operator's CPU, so it is switched off.
 """
 
 from __future__ import annotations

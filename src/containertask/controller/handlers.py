@@ -1,4 +1,5 @@
-"""kopf wiring, kept thin: settings at startup, a pod index, and events that trigger reconciles.
+"""kopf wiring, kept thin: settings at startup, task events that trigger reconciles, and the pod
+informer (our own list + watch of pods, see :mod:`informer`) started beside kopf.
 
 ``kopf run -m containertask.controller.handlers`` runs these with settings from the environment;
 ``containertask operator`` runs them with settings from its flags (passed in the operator memo).
@@ -6,62 +7,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from containertask.api import GROUP, KIND, PLURAL, VERSION
+from containertask.api import GROUP, PLURAL, VERSION
 from containertask.api.constants import LABEL_MANAGED_BY
 from containertask.api.spec import plain
 from containertask.controller import kube, naming
 from containertask.controller import settings as operator_settings
 from containertask.controller.diffbase import NoDiffBase
+from containertask.controller.informer import PodInformer
 from containertask.controller.metrics import Metrics
 from containertask.controller.ratelimit import TokenBucket
 from containertask.controller.reconciler import Reconciler
+from containertask.controller.views import TASK_FIELDS, slim
 
-OURS = {LABEL_MANAGED_BY: naming.MANAGER}
-# What decisions read, so the operator's memory does not grow with managedFields and the like.
-_TASK_METADATA = (
-    "name",
-    "namespace",
-    "uid",
-    "generation",
-    "resourceVersion",
-    "creationTimestamp",
-    "deletionTimestamp",
-)
-_POD_FIELDS = {
-    "metadata": (
-        "name",
-        "namespace",
-        "labels",
-        "ownerReferences",
-        "creationTimestamp",
-        "deletionTimestamp",
-    ),
-    "status": (
-        "phase",
-        "reason",
-        "message",
-        "conditions",
-        "containerStatuses",
-        "initContainerStatuses",
-    ),
-}
-
-
-def _owner_uid(body: Mapping[str, Any]) -> str | None:
-    for ref in (body.get("metadata") or {}).get("ownerReferences") or ():
-        if (
-            ref.get("controller")
-            and ref.get("kind") == KIND
-            and ref.get("apiVersion", "").startswith(GROUP)
-        ):
-            return str(ref["uid"])
-    return None
+OURS = f"{LABEL_MANAGED_BY}={naming.MANAGER}"
 
 
 @kopf.on.login()
@@ -69,28 +34,9 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | No
     return kube.login(settings=settings)
 
 
-@kopf.index("pods", labels=OURS)
-async def pods_by_owner(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-    """Our pods by the uid of the ContainerTask controlling them, trimmed to what decisions read.
-    kopf fills indexes before any handler runs, so a restarted operator sees every existing pod.
-    (``async``: kopf runs plain functions in a thread pool, a hop per pod event.)"""
-    owner = _owner_uid(body)
-    if owner is None:
-        return {}
-    return {owner: _slim(body, _POD_FIELDS)}
-
-
-def _slim(body: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
-    return {
-        part: {k: plain(body[part][k]) for k in keys if k in (body.get(part) or {})}
-        for part, keys in fields.items()
-    }
-
-
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Every operator setting, in one place."""
-    pods: kopf.Index[str, Any] = kwargs["pods_by_owner"]
     ours: operator_settings.OperatorSettings = memo.get("settings") or operator_settings.from_env()
     logging.getLogger().setLevel(ours.log_level)
     if ours.log_level != "DEBUG":
@@ -104,8 +50,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     settings.scanning.disabled = True
     # No on.create/on.update handlers: kopf's per-event deep copy for change detection is waste.
     settings.persistence.diffbase_storage = NoDiffBase()
-    # Watch only our pods, server-side: other pods in the namespace never reach the operator.
-    settings.watching.label_selectors["pods"] = f"{LABEL_MANAGED_BY}={naming.MANAGER}"
     settings.watching.server_timeout = ours.watch_server_timeout
     settings.watching.client_timeout = ours.watch_server_timeout + 60
     settings.watching.connect_timeout = 10
@@ -115,20 +59,41 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
         lambda: kube.login(settings=settings),
         TokenBucket(ours.qps, ours.burst),
         ours.request_timeout,
+        watch_timeout=ours.watch_server_timeout + 60,
     )
     reconciler: Reconciler
     metrics = Metrics(lambda: reconciler.phases())
-    reconciler = Reconciler(client, ours, lambda uid: pods.get(uid, ()), metrics)
-    reconciler.start(ours.workers)
+    informer = PodInformer(
+        client,
+        ours.namespaces,
+        OURS,
+        lambda uid: reconciler.trigger(uid),
+        ours.watch_server_timeout,
+    )
+    reconciler = Reconciler(client, ours, informer.pods_of, metrics)
     memo["reconciler"] = reconciler
     memo["client"] = client
+    memo["informer"] = asyncio.get_running_loop().create_task(informer.run())
+    # Decisions wait for the first listing of pods: a restarted operator sees what it made.
+    memo["start"] = asyncio.get_running_loop().create_task(
+        _start_when_synced(informer, reconciler, ours.workers)
+    )
     memo["stop_metrics"] = (
         metrics.serve(ours.listen_address, ours.metrics_port) if ours.metrics_port else None
     )
 
 
+async def _start_when_synced(informer: PodInformer, reconciler: Reconciler, workers: int) -> None:
+    await informer.synced.wait()
+    reconciler.start(workers)
+
+
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    for task in (memo["start"], memo["informer"]):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await memo["reconciler"].close()
     await memo["client"].close()
     if memo.get("stop_metrics"):
@@ -141,14 +106,7 @@ async def task_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, *
     if event.get("type") == "DELETED":
         reconciler.forget(str(body["metadata"]["uid"]))
         return
-    slim = {**_slim(body, {"metadata": _TASK_METADATA}), "spec": plain(body.get("spec") or {})}
-    uid = reconciler.observe({**slim, "status": plain(body.get("status") or {})})
+    view = {**slim(body, TASK_FIELDS), "spec": plain(body.get("spec") or {})}
+    uid = reconciler.observe({**view, "status": plain(body.get("status") or {})})
     if uid is not None:  # not an echo of the operator's own status write
         reconciler.trigger(uid)
-
-
-@kopf.on.event("pods", labels=OURS)
-async def pod_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    owner = _owner_uid(body)
-    if owner is not None:
-        memo["reconciler"].trigger(owner)

@@ -14,7 +14,7 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -81,11 +81,14 @@ class Client:
         connect: Callable[[], kopf.ConnectionInfo | None],
         bucket: TokenBucket,
         timeout: float,
+        watch_timeout: float = 360.0,
     ) -> None:
         self._connect = connect
         self._bucket = bucket
         self._gate = PriorityGate(MAX_IN_FLIGHT)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # A watch may stay quiet (bookmarks aside) until the server ends it.
+        self._watch_timeout = aiohttp.ClientTimeout(total=None, sock_read=watch_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
         self._instance = socket.gethostname()
@@ -103,7 +106,8 @@ class Client:
             headers=headers,
             auth=auth,
             timeout=self._timeout,
-            connector=aiohttp.TCPConnector(ssl=ssl_context(info), limit=MAX_IN_FLIGHT),
+            # Requests are bounded by the gate; the few long-lived watches come on top.
+            connector=aiohttp.TCPConnector(ssl=ssl_context(info), limit=0),
         )
 
     async def close(self) -> None:
@@ -143,6 +147,24 @@ class Client:
                 raise ApiError(status, method, path, text)
             return json.loads(text) if text else None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def watch(self, path: str, params: Mapping[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch of ``path``, each decoded as soon as its line is complete,
+        until the server ends the watch."""
+        if self._session is None:
+            self._session = self._open()
+        await self._bucket.acquire()
+        async with self._session.get(
+            self._server + path, params={**params, "watch": "true"}, timeout=self._watch_timeout
+        ) as response:
+            if response.status >= 400:  # 401 included: the caller's next list logs in again
+                raise ApiError(response.status, "WATCH", path, await response.text())
+            pending = b""
+            async for chunk in response.content.iter_any():
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
 
     async def create_pod(self, pod: Mapping[str, Any]) -> Any:
         namespace = pod["metadata"]["namespace"]

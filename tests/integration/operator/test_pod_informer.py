@@ -1,0 +1,104 @@
+"""The operator's pod informer against the real apiserver: listing, watching, label selection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+import pytest
+from kubernetes import client
+from operatorkit import Tasks
+
+import localcluster
+from containertask.api import API_VERSION, KIND
+from containertask.controller import kube
+from containertask.controller.informer import PodInformer
+from containertask.controller.ratelimit import TokenBucket
+
+pytestmark = pytest.mark.integration
+
+SELECTOR = "app.kubernetes.io/managed-by=containertask"
+
+
+def owned_pod(name: str, task: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    meta = task["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "main", "image": "busybox:1"}]},
+    }
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.05)
+
+
+def test_informer_lists_then_follows_its_pods(
+    cluster: localcluster.Cluster,
+    chart_crd: str,
+    api_client: Any,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    core = client.CoreV1Api(api_client)
+    tasks = Tasks(api_client, namespace)
+    task = tasks.create("owner")
+    uid = task["metadata"]["uid"]
+    ours = dict([SELECTOR.split("=")])
+    core.create_namespaced_pod(namespace, owned_pod("before", task, ours))
+    core.create_namespaced_pod(namespace, owned_pod("not-ours", task, {"app": "other"}))
+
+    async def scenario() -> list[str]:
+        api = kube.Client(
+            lambda: kopf.login_with_kubeconfig(settings=kopf.OperatorSettings()),
+            TokenBucket(0, 1),
+            timeout=30,
+        )
+        changed: list[str] = []
+        informer = PodInformer(api, [namespace], SELECTOR, changed.append, watch_seconds=2)
+
+        def names() -> set[str]:
+            return {p["metadata"]["name"] for p in informer.pods_of(uid)}
+
+        running = asyncio.create_task(informer.run())
+        try:
+            await asyncio.wait_for(informer.synced.wait(), 20)
+            assert names() == {"before"}  # listed; the unlabelled pod is not ours
+            after = owned_pod("after", task, ours)
+            await asyncio.to_thread(lambda: core.create_namespaced_pod(namespace, after))
+            await until(lambda: names() == {"before", "after"}, "the watch never saw 'after'")
+            await asyncio.sleep(3)  # the server ends the 2 s watch; the informer resumes
+            await asyncio.to_thread(core.delete_namespaced_pod, "before", namespace)
+            await until(lambda: names() == {"after"}, "the deletion of 'before' never arrived")
+            unlabel = {"metadata": {"labels": None}}
+            await asyncio.to_thread(lambda: core.patch_namespaced_pod("after", namespace, unlabel))
+            await until(lambda: names() == set(), "a pod that left the selector stayed")
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await api.close()
+        return changed
+
+    changed = asyncio.run(scenario())
+    assert changed and set(changed) == {uid}
