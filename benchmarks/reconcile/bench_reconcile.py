@@ -1,7 +1,8 @@
 """How fast the operator turns N ContainerTasks (default 1,000, created at once) into Succeeded, next
 to the same number of Jobs through the real Job controller and the raw pod-create rate.
 
-Usage: .venv/bin/python benchmarks/reconcile/bench_reconcile.py [--tasks 1000] [-- operator flags]
+Usage: .venv/bin/python benchmarks/reconcile/bench_reconcile.py [--tasks 1000] [--rate R]
+       [--parts raw_pods,tasks,jobs] [-- operator flags]
 Brings the local cluster up if needed (and leaves it as it found it); runs the operator as a
 subprocess watching the benchmark's namespace; prints one JSON object:
 
@@ -75,10 +76,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def in_parallel(n: int, make: Callable[[int], Awaitable[None]]) -> None:
+async def in_parallel(n: int, make: Callable[[int], Awaitable[None]], rate: float = 0) -> None:
+    """``make(i)`` for i < n, 64 at a time; with ``rate``, the i-th starts no sooner than i/rate
+    seconds after the first."""
     gate = asyncio.Semaphore(CONCURRENCY)
+    start = time.monotonic()
 
     async def one(i: int) -> None:
+        if rate:
+            await asyncio.sleep(start + i / rate - time.monotonic())
         async with gate:
             await make(i)
 
@@ -216,9 +222,10 @@ async def create_and_wait(
     n: int,
     make: Callable[[int], dict[str, Any]],
     done: Callable[[Mapping[str, Any]], bool],
+    rate: float,
 ) -> tuple[float, float]:
-    """Create ``make(i)`` for i < n at ``path``, 64 at a time; wait until ``done`` holds for all.
-    Returns (seconds to create, seconds until all done)."""
+    """Create ``make(i)`` for i < n at ``path`` (at once, or ``rate`` per second); wait until
+    ``done`` holds for all. Returns (seconds to create, seconds until all done)."""
 
     async def create(i: int) -> None:
         await api.request("POST", path, make(i))
@@ -227,14 +234,14 @@ async def create_and_wait(
         return await count(api, path, done) == n
 
     started = time.monotonic()
-    await in_parallel(n, create)
+    await in_parallel(n, create, rate)
     created_in = time.monotonic() - started
     await wait_until(all_done, timeout=900)
     return created_in, time.monotonic() - started
 
 
 async def tasks(
-    api: kube.Client, namespace: str, n: int, operator: psutil.Process
+    api: kube.Client, namespace: str, n: int, rate: float, operator: psutil.Process
 ) -> dict[str, Any]:
     path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
     peak = [operator.memory_info().rss]
@@ -257,7 +264,7 @@ async def tasks(
 
     threading.Thread(target=sample, daemon=True).start()
     with PodLatency(path, namespace) as latency:
-        created_in, seconds = await create_and_wait(api, path, n, task, succeeded)
+        created_in, seconds = await create_and_wait(api, path, n, task, succeeded, rate)
         sampling.set()
         return {
             "tasks": n,
@@ -270,7 +277,7 @@ async def tasks(
         }
 
 
-async def jobs(api: kube.Client, namespace: str, n: int) -> dict[str, Any]:
+async def jobs(api: kube.Client, namespace: str, n: int, rate: float) -> dict[str, Any]:
     shape = pod_shape(namespace)
     path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
 
@@ -288,7 +295,7 @@ async def jobs(api: kube.Client, namespace: str, n: int) -> dict[str, Any]:
         return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
 
     with PodLatency(path, namespace) as latency:
-        created_in, seconds = await create_and_wait(api, path, n, job, complete)
+        created_in, seconds = await create_and_wait(api, path, n, job, complete, rate)
         return {
             "jobs": n,
             "create_seconds": round(created_in, 2),
@@ -299,7 +306,7 @@ async def jobs(api: kube.Client, namespace: str, n: int) -> dict[str, Any]:
 
 
 async def run(
-    n: int, parts: set[str], operator_args: list[str], cluster: localcluster.Cluster
+    n: int, rate: float, parts: set[str], operator_args: list[str], cluster: localcluster.Cluster
 ) -> dict[str, Any]:
     env = {**cluster.env(), "KUBECONFIG": str(cluster.kubeconfig)}
     api = kube.Client(login, TokenBucket(0, 1), timeout=120)
@@ -323,13 +330,15 @@ async def run(
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=out)
     try:
         await asyncio.sleep(3)  # operator startup: login, discovery, initial listings
-        result: dict[str, Any] = {"operator_flags": operator_args}
+        result: dict[str, Any] = {"operator_flags": operator_args, "rate": rate or "at once"}
         if "raw_pods" in parts:
             result["raw_pods"] = await raw_pods(api, spaces["raw"], n)
         if "tasks" in parts:
-            result["tasks"] = await tasks(api, spaces["tasks"], n, psutil.Process(process.pid))
+            result["tasks"] = await tasks(
+                api, spaces["tasks"], n, rate, psutil.Process(process.pid)
+            )
         if "jobs" in parts:
-            result["jobs"] = await jobs(api, spaces["jobs"], n)
+            result["jobs"] = await jobs(api, spaces["jobs"], n, rate)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -342,6 +351,12 @@ async def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="create tasks and Jobs at this many per second (default: all at once)",
+    )
     parser.add_argument(
         "--parts",
         default=",".join(PARTS),
@@ -361,7 +376,8 @@ def main() -> None:
         os.environ["KUBECONFIG"] = str(up.cluster.kubeconfig)
         print(
             json.dumps(
-                asyncio.run(run(args.tasks, parts, args.operator_args, up.cluster)), indent=2
+                asyncio.run(run(args.tasks, args.rate, parts, args.operator_args, up.cluster)),
+                indent=2,
             )
         )
     finally:
