@@ -146,7 +146,7 @@ class Storage:
 
     def download_files(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]]) -> int:
         """Download (URI, local path) pairs concurrently; returns the bytes received."""
-        return sum(self._download_each((Location.parse(u), Path(p)) for u, p in pairs))
+        return sum(self._download_each([(Location.parse(u), Path(p)) for u, p in pairs]))
 
     def upload_dir(self, path: str | os.PathLike[str], uri: str) -> int:
         """Upload every file below the local directory ``path`` to ``uri/<relative path>``;
