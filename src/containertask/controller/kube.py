@@ -85,7 +85,7 @@ class Client:
     ) -> None:
         self._connect = connect
         self._bucket = bucket
-        self._gate = PriorityGate(MAX_IN_FLIGHT)
+        self._gate = PriorityGate(MAX_IN_FLIGHT, bucket)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # A watch may stay quiet (bookmarks aside) until the server ends it.
         self._watch_timeout = aiohttp.ClientTimeout(total=None, sock_read=watch_timeout)
@@ -128,17 +128,18 @@ class Client:
         for attempt in (1, 2):
             if self._session is None:
                 self._session = self._open()
-            async with self._gate.slot(priority):
-                await self._bucket.acquire()
-                async with self._session.request(
+            async with (
+                self._gate.slot(priority),
+                self._session.request(
                     method,
                     self._server + path,
                     json=body,
                     params=params,
                     headers={"Content-Type": content_type},
-                ) as response:
-                    text = await response.text()
-                    status = response.status
+                ) as response,
+            ):
+                text = await response.text()
+                status = response.status
             if status == 401 and attempt == 1:
                 # A rotated service-account token: log in again once.
                 await self.close()
