@@ -49,7 +49,10 @@ class OperatorSettings:
     watch_server_timeout: int = 300
     request_timeout: float = 30.0
     resync_seconds: float = 60.0
-    workers: int = 32
+    # Reconciles are coroutines; API calls in flight are bounded separately (kube.MAX_IN_FLIGHT),
+    # by priority. Enough workers that a new task never waits for a worker held by an older
+    # task's status write queued behind the rate limit.
+    workers: int = 256
     helper_resources: HelperResources = field(default_factory=HelperResources)
 
     @property
