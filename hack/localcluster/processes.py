@@ -74,21 +74,45 @@ def running(pid_path: Path, marker: Path) -> tuple[int, Path] | None:
     return None
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def _child(pid: int) -> bool | None:
+    """For a child of this process: True while it runs, False once it exited (and is reaped
+    now). None if ``pid`` is not our child."""
+    try:
+        exited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return exited == 0
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` exists and has not exited (a zombie has)."""
+    child = _child(pid)
+    if child is not None:
+        return child
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def is_ours(pid: int, binary: Path, marker: Path) -> bool:
-    """True if ``pid`` is alive, runs ``binary`` and names ``marker`` on its command line."""
-    _reap(pid)
+    """True if ``pid`` is alive, runs ``binary`` and names ``marker`` on its command line.
+
+    A child of this process is what this process started, and alive until waitpid says it
+    exited; only other processes are identified through /proc. (Identifying our own children
+    through /proc once made ``up`` report a running component as exited right after starting
+    it, and leave it behind.)"""
+    child = _child(pid)
+    if child is not None:
+        return child
+    if not _alive(pid):
+        return False
     proc = Path("/proc") / str(pid)
     try:
-        if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-            return False
         exe = str((proc / "exe").readlink()).removesuffix(" (deleted)")
         cmdline = proc.joinpath("cmdline").read_bytes().decode(errors="replace")
-    except (OSError, IndexError):
+    except OSError:
         return False
     return exe == str(binary.resolve()) and str(marker) in cmdline
 
@@ -100,15 +124,16 @@ def stop(name: str, pid: int, binary: Path, marker: Path, timeout: float = 15.0)
     group = os.getpgid(pid) == pid
     kill = os.killpg if group else os.kill
     kill(pid, signal.SIGTERM)
+    # Until the process is gone, not merely unreadable: an exiting apiserver still holds its port.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not is_ours(pid, binary, marker):
+        if not _alive(pid):
             event("process.stopped", component=name, pid=pid)
             return True
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         kill(pid, signal.SIGKILL)
-    while is_ours(pid, binary, marker):
+    while _alive(pid):
         time.sleep(0.05)
     event("process.killed", component=name, pid=pid, after_seconds=timeout)
     return True

@@ -6,6 +6,9 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from localcluster import build, cluster, pki, probes, processes
 from localcluster.cluster import Cluster
 from localcluster.components import Component, Context
 from localcluster.config import TOOLS_BY_NAME, Settings
+
+HACK = Path(__file__).resolve().parents[3] / "hack"
 
 pytestmark = pytest.mark.unit
 
@@ -59,11 +64,22 @@ def test_missing_go_names_the_tool_and_the_log(
 
 
 def test_stop_signals_only_a_process_that_is_still_ours(tmp_path: Path) -> None:
+    """A process started by an earlier command (not a child of this one) is identified by its
+    binary and run directory."""
     shell = Path(shutil.which("sh") or "/bin/sh").resolve()
     pid_file = tmp_path / "sleeper.pid"
-    pid = processes.start(
-        "sleeper", [str(shell), "-c", "sleep 60; :", str(tmp_path)], tmp_path / "s.log", pid_file
+    starter = (
+        "import sys; from pathlib import Path; from localcluster import processes; "
+        "processes.start('sleeper', sys.argv[1:], "
+        f"Path({str(tmp_path / 's.log')!r}), Path({str(pid_file)!r}))"
     )
+    subprocess.run(
+        [sys.executable, "-c", starter, str(shell), "-c", "sleep 60; :", str(tmp_path)],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(HACK)},
+        capture_output=True,
+    )
+    pid = int(pid_file.read_text().split()[0])
     try:
         assert processes.read_pid(pid_file) == (pid, shell)
         assert not processes.stop("sleeper", pid, shell, tmp_path / "other-run-dir")
@@ -74,6 +90,17 @@ def test_stop_signals_only_a_process_that_is_still_ours(tmp_path: Path) -> None:
     finally:
         if processes.is_ours(pid, shell, tmp_path):
             os.killpg(pid, 9)
+
+
+def test_a_child_just_started_is_ours_until_it_exits(tmp_path: Path) -> None:
+    sleeper = Path(shutil.which("sleep") or "/bin/sleep").resolve()
+    for _ in range(20):
+        pid = processes.start("s", [str(sleeper), "0.2"], tmp_path / "s.log", tmp_path / "s.pid")
+        assert processes.is_ours(pid, sleeper, tmp_path)  # no run dir on its command line
+        deadline = time.monotonic() + 5
+        while processes.is_ours(pid, sleeper, tmp_path):
+            assert time.monotonic() < deadline, "an exited child still counts as running"
+            time.sleep(0.02)
 
 
 def test_wait_for_tells_exit_from_timeout() -> None:
