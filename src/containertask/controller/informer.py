@@ -42,45 +42,43 @@ class PodInformer:
         watch_seconds: int,
     ) -> None:
         self._client = client
-        self._paths = [f"/api/v1/namespaces/{ns}/pods" for ns in namespaces] or ["/api/v1/pods"]
+        self._namespaces: list[str | None] = [*namespaces] or [None]  # None: all namespaces
         self._selector = selector
         self._on_change = on_change
         self._watch_seconds = watch_seconds
-        self._pods: dict[PodKey, tuple[str, dict[str, Any]]] = {}  # key -> (owner uid, view)
+        self._owner_of: dict[PodKey, str] = {}
         self._by_owner: dict[str, dict[PodKey, dict[str, Any]]] = {}
-        self._unsynced = set(self._paths)
+        self._unsynced = set(self._namespaces)
         self.synced = asyncio.Event()
 
     def pods_of(self, uid: str) -> Iterable[Mapping[str, Any]]:
         return tuple(self._by_owner.get(uid, {}).values())
 
     async def run(self) -> None:
-        """List and watch every path until cancelled."""
-        await asyncio.gather(*(self._list_and_watch(path) for path in self._paths))
+        """List and watch every namespace until cancelled."""
+        await asyncio.gather(*(self._list_and_watch(ns) for ns in self._namespaces))
 
-    async def _list_and_watch(self, path: str) -> None:
+    async def _list_and_watch(self, namespace: str | None) -> None:
+        path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
         failures = 0
         while True:
             try:
-                version = await self._list(path)
+                version = await self._list(namespace, path)
                 failures = 0
                 while True:  # resume where the last watch ended, until the version is too old
                     version = await self._watch(path, version)
-            except ApiError as error:
-                if error.status == GONE:
-                    continue  # list again, at once
-                failures += 1
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
-                logger.warning("pods at %s: %s; listing again in %.0fs", path, error, delay)
-                await asyncio.sleep(delay)
-            except (OSError, TimeoutError, ValueError) as error:  # connection trouble, bad line
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # never stop watching: list again, after a pause
+                if isinstance(error, ApiError) and error.status == GONE:
+                    continue  # at once
                 failures += 1
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
                 logger.warning("pods at %s: %r; listing again in %.0fs", path, error, delay)
                 await asyncio.sleep(delay)
 
-    async def _list(self, path: str) -> str:
-        """Replace what is known below ``path`` with a fresh listing; its resourceVersion."""
+    async def _list(self, namespace: str | None, path: str) -> str:
+        """Replace what is known of ``namespace`` with a fresh listing; its resourceVersion."""
         seen: set[PodKey] = set()
         params = {"labelSelector": self._selector, "limit": str(PAGE_SIZE)}
         while True:
@@ -91,10 +89,10 @@ class PodInformer:
             if not token:
                 break
             params = {**params, "continue": token}
-        namespace = path.split("/")[4] if "/namespaces/" in path else None
-        for key in [k for k in self._pods if k not in seen and namespace in (None, k[0])]:
+        gone = [k for k in self._owner_of if k not in seen and namespace in (None, k[0])]
+        for key in gone:
             self._forget(key)  # deleted while nobody watched
-        self._unsynced.discard(path)
+        self._unsynced.discard(namespace)
         if not self._unsynced:
             self.synced.set()
         return str(page["metadata"]["resourceVersion"])
@@ -124,20 +122,17 @@ class PodInformer:
         if kind == "DELETED" or owner is None:
             self._forget(key)
             return key
-        known = self._pods.get(key)
-        if known is not None and known[0] != owner:
+        if self._owner_of.get(key, owner) != owner:
             self._forget(key)
-        view = slim(pod, POD_FIELDS)
-        self._pods[key] = (owner, view)
-        self._by_owner.setdefault(owner, {})[key] = view
+        self._owner_of[key] = owner
+        self._by_owner.setdefault(owner, {})[key] = slim(pod, POD_FIELDS)
         self._on_change(owner)
         return key
 
     def _forget(self, key: PodKey) -> None:
-        known = self._pods.pop(key, None)
-        if known is None:
+        owner = self._owner_of.pop(key, None)
+        if owner is None:
             return
-        owner = known[0]
         owned = self._by_owner.get(owner, {})
         owned.pop(key, None)
         if not owned:

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import aiohttp
 import pytest
 
 from containertask.api import API_VERSION, KIND
@@ -147,3 +148,19 @@ def test_list_errors_are_retried_and_nothing_is_synced_before_a_listing() -> Non
     informer = informer_for(Failing([], []), [])
     run_until_idle(informer)
     assert not informer.synced.is_set()
+
+
+def test_a_dropped_connection_does_not_stop_the_informer() -> None:
+    class Dropping(ScriptedClient):
+        async def watch(
+            self, path: str, params: Mapping[str, str]
+        ) -> AsyncIterator[dict[str, Any]]:
+            self.calls.append(("watch", dict(params)))
+            raise aiohttp.ServerDisconnectedError()
+            yield {}  # pragma: no cover - makes this an async generator
+
+    client = Dropping([page([pod("a-1", "A")], "5")], [])
+    informer = informer_for(client, [])
+    run_until_idle(informer)  # cancelled while it waits to list again, not crashed
+    assert [c[0] for c in client.calls] == ["list", "watch"]
+    assert informer.synced.is_set()
