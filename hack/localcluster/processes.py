@@ -84,16 +84,18 @@ def _child(pid: int) -> bool | None:
     return exited == 0
 
 
-def _alive(pid: int) -> bool:
-    """``pid`` exists and has not exited (a zombie has)."""
-    child = _child(pid)
-    if child is not None:
-        return child
+def _exists(pid: int) -> bool:
+    """From /proc: ``pid`` exists and has not exited (a zombie has)."""
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def _alive(pid: int) -> bool:
+    child = _child(pid)
+    return _exists(pid) if child is None else child
 
 
 def is_ours(pid: int, binary: Path, marker: Path) -> bool:
@@ -106,7 +108,7 @@ def is_ours(pid: int, binary: Path, marker: Path) -> bool:
     child = _child(pid)
     if child is not None:
         return child
-    if not _alive(pid):
+    if not _exists(pid):
         return False
     proc = Path("/proc") / str(pid)
     try:

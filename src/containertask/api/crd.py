@@ -125,13 +125,7 @@ def _inputs() -> dict[str, Any]:
             ],
         },
     )
-    return {
-        "type": "array",
-        "description": "The task's inputs and their values, in declaration order.",
-        "maxItems": s.MAX_VARIABLES,
-        "items": item,
-        "x-kubernetes-validations": [_unique_names("input")],
-    }
+    return _variables("The task's inputs and their values, in declaration order.", item, "input")
 
 
 def _outputs() -> dict[str, Any]:
@@ -140,12 +134,17 @@ def _outputs() -> dict[str, Any]:
         {"name": _name(), "type": _type()},
         required=["name", "type"],
     )
+    return _variables("The task's outputs.", item, "output")
+
+
+def _variables(description: str, item: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A list of named inputs or outputs: bounded, names unique."""
     return {
         "type": "array",
-        "description": "The task's outputs.",
+        "description": description,
         "maxItems": s.MAX_VARIABLES,
         "items": item,
-        "x-kubernetes-validations": [_unique_names("output")],
+        "x-kubernetes-validations": [_unique_names(kind)],
     }
 
 
