@@ -50,8 +50,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.scanning.disabled = True
     # No on.create/on.update handlers: kopf's per-event deep copy for change detection is waste.
     settings.persistence.diffbase_storage = NoDiffBase()
+    # A watch the server should have ended a minute ago has stalled: drop it and watch again.
+    read_timeout = ours.watch_server_timeout + 60
     settings.watching.server_timeout = ours.watch_server_timeout
-    settings.watching.client_timeout = ours.watch_server_timeout + 60
+    settings.watching.client_timeout = read_timeout
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = ours.request_timeout
     settings.networking.connect_timeout = 10
@@ -59,7 +61,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         lambda: kube.login(settings=settings),
         TokenBucket(ours.qps, ours.burst),
         ours.request_timeout,
-        watch_timeout=ours.watch_server_timeout + 60,
+        watch_timeout=read_timeout,
     )
     reconciler: Reconciler
     metrics = Metrics(lambda: reconciler.phases())
