@@ -5,3 +5,4 @@ set -eu
 a=$1 b=$2 out=$3
 echo "3.141592653589793 * $a * $b" | bc -l > "$out/area"
 echo "a=$a b=$b" > "$out/metadata"
+echo "ellipse a=$a b=$b: area $(cat "$out/area")"

@@ -63,21 +63,29 @@ def output_location(cluster: Cluster) -> str:
 
 
 def install(
-    cluster: Cluster, image: Image, task_namespaces: tuple[str, ...] = ("default",)
+    cluster: Cluster,
+    image: Image,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    watch: tuple[str, ...] = ("default",),
 ) -> None:
-    """Install (or upgrade to ``image``) the chart's operator, watching every namespace, and wait
-    until its pod runs; ``task_namespaces`` get the storage Secret."""
-    for namespace in task_namespaces:
-        apply_s3_secret(cluster, namespace)
+    """Install (or upgrade to ``image``) the chart's operator as ``release`` in ``namespace``,
+    watching the namespaces ``watch`` (each gets the storage Secret), and wait until it runs.
+
+    Watching named namespaces only keeps it away from the namespaces of tests that run an
+    operator of their own on the same cluster."""
+    for name in watch:
+        cluster.kubectl("create", "namespace", name, check=False)
+        apply_s3_secret(cluster, name)
     repository, tag = image.ref.rsplit(":", 1)
     argv = [
         str(cluster.helm_path),
         f"--kubeconfig={cluster.kubeconfig}",
         "upgrade",
         "--install",
-        RELEASE,
+        release,
         str(CHART),
-        f"--namespace={NAMESPACE}",
+        f"--namespace={namespace}",
         "--create-namespace",
         f"--set=image.repository={repository}",
         f"--set=image.tag={tag}",
@@ -85,13 +93,31 @@ def install(
         "--set=image.pullPolicy=Never",
         f"--set=copilot.storageSecret={SECRET}",
         f"--set=outputLocation={output_location(cluster)}",
+        f"--set=watchNamespaces={{{','.join(watch)}}}",
         "--wait",
         "--timeout=180s",
     ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=240)
     if done.returncode != 0:
-        pods = cluster.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False).stdout
+        pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide", check=False).stdout
         raise ClusterError(
             f"helm install of {CHART.name} with {image.ref} failed: {done.stderr.strip()}\n{pods}"
         )
-    event("operator.installed", release=RELEASE, namespace=NAMESPACE, image=image.ref)
+    event("operator.installed", release=release, namespace=namespace, image=image.ref)
+
+
+def uninstall(cluster: Cluster, release: str = RELEASE, namespace: str = NAMESPACE) -> None:
+    subprocess.run(
+        [
+            str(cluster.helm_path),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "uninstall",
+            release,
+            f"--namespace={namespace}",
+            "--ignore-not-found",
+            "--wait",
+        ],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
