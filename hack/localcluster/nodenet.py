@@ -13,6 +13,7 @@ that :func:`restore` leaves it as found.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -186,11 +187,42 @@ def _delete_empty_new_tables(before: list[str]) -> None:
             _run("nft", "delete", "table", family, name, check=False)
 
 
+def _remove_host_dir(path: Path) -> list[str]:
+    """A host directory that did not exist before the node started. Shared ones (containerd's
+    shim sockets, CNI's cache, network namespaces: another engine on the machine may use them
+    meanwhile) go only once empty; the kubelet's is ours alone (one kubelet per machine)."""
+    if not path.exists():
+        return []
+    _unmount_under(path)
+    if path == Path("/var/lib/kubelet"):
+        subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
+        return []
+    for directory in sorted(
+        (p for p in path.rglob("*") if p.is_dir() and not p.is_symlink()),
+        key=lambda p: len(p.parts),
+        reverse=True,
+    ):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+    with contextlib.suppress(OSError):
+        path.rmdir()
+    return [f"{path} (not empty)"] if path.exists() else []
+
+
+def _remove_cni_results() -> None:
+    """containerd's CNI result cache for our network (the path is compiled into libcni)."""
+    results = Path("/var/lib/cni/results")
+    if results.is_dir():
+        for entry in results.glob(f"{BRIDGE}-*"):
+            entry.unlink(missing_ok=True)
+
+
 def restore(state_file: Path, node_dir: Path, netns: list[str]) -> list[str]:
     """Undo :func:`setup` and what the node's daemons left on the host; returns what could not
     be removed (empty when the machine is as it was)."""
     before = HostState.load(state_file)
     _netns_delete(netns)
+    _remove_cni_results()
     _unmount_under(node_dir)
     _run("ip", "link", "delete", BRIDGE, check=False)
     _delete_kubelet_chains()
@@ -202,10 +234,8 @@ def restore(state_file: Path, node_dir: Path, netns: list[str]) -> list[str]:
     if before is not None:
         _delete_empty_new_tables(before.nft_tables)
         for directory in HOST_DIRS:
-            path = Path(directory)
-            if directory not in before.host_dirs and path.exists():
-                _unmount_under(path)
-                subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
+            if directory not in before.host_dirs:
+                left += _remove_host_dir(Path(directory))
         if IP_FORWARD.read_text().strip() != before.ip_forward:
             IP_FORWARD.write_text(before.ip_forward + "\n")
         state_file.unlink()
