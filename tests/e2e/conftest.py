@@ -15,7 +15,6 @@ Images are built right after collection, so a cold build is not charged to a tes
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,13 +25,14 @@ import pytest
 from operatorkit import CHART, Operator
 
 import containertask
-import examples.ellipse
 import localcluster
 from containertask.api.constants import CRD_NAME
+from containertask.sdk import loader
 from containertask.sdk.client import Client
 from localcluster import deploy, images
 from localcluster.images import Image
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHART_RELEASE = "containertask-e2e"
 CHART_NAMESPACE = "containertask-e2e"
 
@@ -114,8 +114,7 @@ def ellipse(node_images: dict[str, Image]) -> containertask.ContainerTask:
     names it to the example module)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CONTAINERTASK_EXAMPLES_IMAGE", node_images["examples"].ref)
-        task: containertask.ContainerTask = importlib.reload(examples.ellipse).ellipse_area
-    return task
+        return loader.load_task(f"{EXAMPLES / 'ellipse.py'}:ellipse_area")
 
 
 @dataclass(frozen=True)
