@@ -89,10 +89,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _env(args: argparse.Namespace) -> int:
     cluster = info(_settings(args))
-    env = cluster.env()
-    if cluster.node_name:
-        env["CONTAINERTASK_EXAMPLES_IMAGE"] = images.examples_ref(_settings(args)).ref
-    for key, value in env.items():
+    for key, value in cluster.env().items():
         if key == "PATH":
             print(f'export PATH={shlex.quote(str(cluster.bin_dir))}:"$PATH"')
         else:

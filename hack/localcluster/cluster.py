@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localcluster import kwok, minio, node, nodenet, processes
+from localcluster import images, kwok, minio, node, nodenet, processes
 from localcluster.build import ensure_built
 from localcluster.components import COMPONENTS, COMPONENTS_BY_NAME, Component, Context
 from localcluster.config import S3_BUCKET, S3_REGION, USER_BINARIES, Settings
@@ -46,6 +46,7 @@ class Cluster:
     # The real node, when this run directory runs it: its name and MinIO as its pods reach it.
     node_name: str | None = None
     pod_s3_endpoint: str | None = None
+    examples_image: str | None = None  # what `hack/cluster images` builds from examples/
 
     @property
     def kubectl_path(self) -> Path:
@@ -68,6 +69,9 @@ class Cluster:
             "AWS_ENDPOINT_URL": self.s3_endpoint,
             "AWS_REGION": self.s3_region,
             "CONTAINERTASK_TEST_BUCKET": self.s3_bucket,
+            **(
+                {"CONTAINERTASK_EXAMPLES_IMAGE": self.examples_image} if self.examples_image else {}
+            ),
             "PATH": os.pathsep.join([str(self.bin_dir), os.environ.get("PATH", "")]),
         }
 
@@ -131,6 +135,9 @@ def info(settings: Settings | None = None) -> Cluster:
         node_name=nodenet.NODE_NAME if real else None,
         pod_s3_endpoint=f"http://{nodenet.NODE_IP}:{state.ports['minio-forward']}"
         if real
+        else None,
+        examples_image=images.examples_ref(settings).ref
+        if real and images.BUSYBOX.exists()
         else None,
     )
 
