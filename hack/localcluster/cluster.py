@@ -123,7 +123,12 @@ def info(settings: Settings | None = None) -> Cluster:
     state = State.load(layout.state)
     if "kube-apiserver" not in state.ports:
         raise ClusterError(f"no cluster in {layout.root}: run `hack/cluster up` first")
-    real = node.runs_here(layout)
+    node_name = pod_s3_endpoint = examples_image = None
+    if node.runs_here(layout):
+        node_name = nodenet.NODE_NAME
+        pod_s3_endpoint = f"http://{nodenet.NODE_IP}:{state.ports['minio-forward']}"
+        if images.BUSYBOX.exists():  # the examples image's tag is a digest of busybox too
+            examples_image = images.examples_ref(settings).ref
     return Cluster(
         run_dir=layout.root,
         kubeconfig=layout.kubeconfig,
@@ -132,13 +137,9 @@ def info(settings: Settings | None = None) -> Cluster:
         s3_endpoint=f"http://127.0.0.1:{state.ports['minio']}",
         s3_access_key=state.s3_access_key,
         s3_secret_key=state.s3_secret_key,
-        node_name=nodenet.NODE_NAME if real else None,
-        pod_s3_endpoint=f"http://{nodenet.NODE_IP}:{state.ports['minio-forward']}"
-        if real
-        else None,
-        examples_image=images.examples_ref(settings).ref
-        if real and images.BUSYBOX.exists()
-        else None,
+        node_name=node_name,
+        pod_s3_endpoint=pod_s3_endpoint,
+        examples_image=examples_image,
     )
 
 
@@ -380,8 +381,10 @@ def status(settings: Settings | None = None) -> list[ComponentStatus]:
     settings = settings or Settings()
     layout = Layout(settings.run_dir)
     state = State.load(layout.state)
+    # The node's rows once it was started here (a pid file stays if a daemon died).
+    started_node = any(layout.pid(c.name).exists() for c in node.COMPONENTS)
     result = []
-    for comp in _components(settings, layout):
+    for comp in [*COMPONENTS, *(node.COMPONENTS if started_node else ())]:
         found = processes.running(layout.pid(comp.name), layout.root)
         port = state.ports.get(comp.name)
         health = "stopped"

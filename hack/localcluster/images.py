@@ -90,11 +90,11 @@ def _log(settings: Settings, name: str) -> Path:
     return path
 
 
-def _run(argv: list[str], log: Path, what: str, **kwargs: object) -> None:
+def _run(argv: list[str], log: Path, what: str) -> None:
     with log.open("a") as out:
         out.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n")
         out.flush()
-        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False, **kwargs)  # type: ignore[call-overload]
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         raise ImageError(f"{what}: {argv[0]} exited {done.returncode}; see {log}")
 

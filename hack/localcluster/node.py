@@ -94,16 +94,26 @@ def _claim_lock() -> Iterator[None]:
         yield
 
 
+def _busy(layout: Layout) -> bool:
+    """An ``up`` or ``down`` holds the run directory's lock (its node may be starting)."""
+    if not layout.lock.exists():
+        return False
+    with layout.lock.open("a") as fd:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
 def owner() -> Path | None:
-    """The run directory whose node runs on this machine (None if none runs)."""
+    """The run directory whose node runs (or is being started) on this machine, if any."""
     try:
-        run_dir = Path(json.loads(CLAIM.read_text())["run_dir"])
+        layout = Layout(Path(json.loads(CLAIM.read_text())["run_dir"]))
     except (OSError, ValueError, KeyError):
         return None
-    layout = Layout(run_dir)
-    if any(processes.running(layout.pid(c.name), run_dir) for c in COMPONENTS):
-        return run_dir
-    return None
+    return layout.root if runs_here(layout) or _busy(layout) else None
 
 
 def claim(layout: Layout) -> None:

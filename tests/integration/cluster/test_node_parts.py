@@ -89,7 +89,6 @@ def test_claim_names_the_run_dir_that_runs_the_node(
     node.claim(mine)
     assert json.loads((tmp_path / "real-node.json").read_text()) == {"run_dir": str(mine.root)}
     monkeypatch.setattr(node, "runs_here", lambda layout: layout == mine)
-    monkeypatch.setattr(node, "owner", lambda: mine.root)
     with pytest.raises(node.NodeError, match=f"runs from {mine.root}.*--kwok-only"):
         node.claim(other)
     node.release(other)  # not the owner: nothing happens
