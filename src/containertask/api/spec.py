@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from containertask.api import templating
+from containertask.api import podtemplate, templating
 from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
@@ -409,6 +409,8 @@ def _validate(spec: TaskSpec) -> None:
     for n, env in enumerate(spec.env):
         if not isinstance(env.get("name"), str) or not env["name"]:
             raise SpecError(f"spec.env[{n}].name", "is required")
+    if spec.pod_template is not None:
+        podtemplate.check(spec.pod_template)
 
 
 def _check_input_value(spec: TaskSpec, idx: int, i: Input) -> None:
