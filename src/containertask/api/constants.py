@@ -36,3 +36,6 @@ DEFAULT_OUTPUT_PATH: Final = "/var/outputs"
 INPUTS_VOLUME: Final = "inputs"
 OUTPUTS_VOLUME: Final = "outputs"
 COPILOT_TMP_VOLUME: Final = "copilot-tmp"
+
+# Kernel file systems: never an input or output directory, never read as an output.
+KERNEL_PATHS: Final = ("/proc", "/sys", "/dev")

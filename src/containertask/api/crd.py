@@ -190,7 +190,20 @@ def _data_loading() -> dict[str, Any]:
                     "rule": "!has(self.inputPath) || !has(self.outputPath) "
                     "|| self.inputPath != self.outputPath",
                     "message": "inputPath and outputPath must differ",
-                }
+                },
+                *(
+                    {
+                        "rule": f"!has(self.{name}) || !("
+                        + " || ".join(
+                            f"self.{name} == '{k}' || self.{name}.startsWith('{k}/')"
+                            for k in c.KERNEL_PATHS
+                        )
+                        + ")",
+                        "message": f"{name} must be outside {', '.join(c.KERNEL_PATHS)}",
+                        "fieldPath": f".{name}",
+                    }
+                    for name in ("inputPath", "outputPath")
+                ),
             ]
         },
     )

@@ -221,9 +221,7 @@ ALLOWED_TEMPLATES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "template", ALLOWED_TEMPLATES, ids=lambda t: next(iter(t.get("spec", t)))
-)
+@pytest.mark.parametrize("template", ALLOWED_TEMPLATES, ids=lambda t: next(iter(t.get("spec", t))))
 @pytest.mark.parametrize("helper", ["uploader", "downloader"])
 def test_a_pod_template_never_changes_the_helpers(template: dict[str, Any], helper: str) -> None:
     assert container(pod_for(podTemplate=template), helper) == container(pod_for(), helper)
