@@ -9,6 +9,7 @@ import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from copilot_helpers import Dirs, MakeConfig
@@ -179,3 +180,29 @@ def test_eager_upload_skips_links_and_the_final_pass_refuses_them(
     result = upload(config, Storage(), sent)
     assert (result.ok, result.error_kind) == (False, "user")
     assert "a symbolic link" in (result.error or "")
+
+
+class SwappingStorage(Storage):
+    """A store that, just before uploading, lets a 'sidecar' swap the checked file for a link."""
+
+    def __init__(self, victim: Path, target: str) -> None:
+        super().__init__()
+        self.victim, self.target = victim, target
+
+    def upload_files(self, pairs: Any, opener: Any = None) -> int:
+        self.victim.unlink()
+        self.victim.symlink_to(self.target)
+        return super().upload_files(pairs, opener)
+
+
+def test_a_file_swapped_for_a_link_after_the_check_is_refused_at_upload(
+    dirs: Dirs, make_config: MakeConfig
+) -> None:
+    (dirs.outputs / "report").write_text("mine")
+    storage = SwappingStorage(dirs.outputs / "report", str(secret_file(dirs)))
+
+    result = upload(make_config(outputs={"report": "file"}), storage)
+
+    assert (result.ok, result.error_kind) == (False, "user")
+    assert "report" in (result.error or "") and "symbolic link" in (result.error or "")
+    nothing_stored_leaks(dirs)
