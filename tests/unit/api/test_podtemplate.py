@@ -97,3 +97,18 @@ def test_task_spec_checks_its_template() -> None:
         TaskSpec.from_dict(
             {"image": "x", "podTemplate": {"spec": {"initContainers": [{"name": "uploader"}]}}}
         )
+
+
+def test_the_primary_container_may_stand_for_main() -> None:
+    template = {"spec": {"containers": [{"name": "primary", "image": "x"}]}}
+    podtemplate.check(template, primary="primary")
+    with pytest.raises(SpecError, match=r"extra regular container \('primary'\)"):
+        podtemplate.check(template)
+
+
+def test_errors_name_the_template_they_come_from() -> None:
+    with pytest.raises(SpecError) as caught:
+        podtemplate.check(
+            {"spec": {"initContainers": [{"name": "uploader"}]}}, where="PodTemplate gpu.template"
+        )
+    assert caught.value.field == "PodTemplate gpu.template.spec.initContainers[0].name"
