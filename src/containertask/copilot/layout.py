@@ -128,7 +128,7 @@ def read_outputs(
     root = Path(output_dir)
     if outputdir.under_kernel_paths(root):
         raise OutputError(f"the output directory {root} is in a kernel file system")
-    reader = _Reader(outputdir.opener(root), inline_limit)
+    reader = _Reader(root, outputdir.opener(root), inline_limit)
     plan = Plan()
     problems: list[str] = []
     for name, t in types.items():
@@ -147,6 +147,7 @@ def read_outputs(
 
 @dataclass(frozen=True)
 class _Reader:
+    root: Path
     open: outputdir.Opener
     limit: int
 
@@ -166,7 +167,7 @@ class _Reader:
         if found != "directory":
             raise OutputError(f"{where}: expected a directory at {path}")
         if t.name == "directory":
-            for f in outputdir.files_below(path):
+            for f in outputdir.files_below(self.root, path):
                 relative = f.relative_to(path).as_posix()
                 plan.files.append(Transfer(f"{where}/{relative}", join(uri, relative), f))
             return Directory(uri)

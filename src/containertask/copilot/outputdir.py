@@ -67,11 +67,12 @@ def kind(path: Path) -> Literal["file", "directory"] | None:
     raise UnsafeEntryError(f"{path} is {describe(mode)}; outputs are regular files and directories")
 
 
-def files_below(directory: Path) -> list[Path]:
-    """Every regular file below ``directory``, sorted; no link is followed, and any entry that is
-    not a regular file or a directory raises :class:`UnsafeEntryError` naming it."""
+def files_below(root: Path, directory: Path) -> list[Path]:
+    """Every regular file below ``directory`` (itself below ``root``), sorted; no link is
+    followed, on the way down to ``directory`` either, and any entry that is not a regular file
+    or a directory raises :class:`UnsafeEntryError` naming it."""
     found: list[Path] = []
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = _open_dir(root, directory)
     try:
         _walk(fd, directory, found)
     finally:
@@ -103,16 +104,10 @@ def opener(root: Path) -> Opener:
     the way, and only if it is a regular file."""
 
     def open_below(path: Path) -> BinaryIO:
-        parts = path.relative_to(root).parts
-        if not parts:
+        if path == root:
             raise UnsafeEntryError(f"{path} is the output directory itself")
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = _open_dir(root, path.parent)
         try:
-            walked = root
-            for part in parts[:-1]:
-                walked = walked / part
-                parent, fd = fd, _open_at(fd, walked, os.O_DIRECTORY)
-                os.close(parent)
             # O_NONBLOCK: a FIFO swapped in after the check opens at once instead of blocking.
             file_fd = _open_at(fd, path, os.O_NONBLOCK | os.O_NOCTTY, regular=True)
         finally:
@@ -125,6 +120,22 @@ def opener(root: Path) -> Opener:
         return os.fdopen(file_fd, "rb")
 
     return open_below
+
+
+def _open_dir(root: Path, directory: Path) -> int:
+    """A descriptor of ``directory``, opened from ``root`` one component at a time, none of
+    them followed if it is a link (``root`` itself is the helpers' own mount)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = root
+    try:
+        for part in directory.relative_to(root).parts:
+            walked = walked / part
+            parent, fd = fd, _open_at(fd, walked, os.O_DIRECTORY)
+            os.close(parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _open_at(dir_fd: int, path: Path, flags: int, *, regular: bool = False) -> int:

@@ -138,7 +138,7 @@ def test_the_opener_refuses_a_directory_swapped_for_a_link_after_the_check(
     the output becomes a link to a directory outside."""
     (dirs.outputs / "tree").mkdir()
     (dirs.outputs / "tree" / "f").write_text("mine")
-    listed = outputdir.files_below(dirs.outputs / "tree")
+    listed = outputdir.files_below(dirs.outputs, dirs.outputs / "tree")
     outside = dirs.root / "elsewhere"
     outside.mkdir()
     (outside / "f").write_text(SECRET)
@@ -148,6 +148,12 @@ def test_the_opener_refuses_a_directory_swapped_for_a_link_after_the_check(
 
     with pytest.raises(outputdir.UnsafeEntryError, match="tree"):
         outputdir.opener(dirs.outputs)(listed[0])
+
+
+def test_listing_a_directory_swapped_for_a_link_is_refused(dirs: Dirs) -> None:
+    (dirs.outputs / "tree").symlink_to(dirs.root, target_is_directory=True)
+    with pytest.raises(outputdir.UnsafeEntryError, match="tree"):
+        outputdir.files_below(dirs.outputs, dirs.outputs / "tree")
 
 
 def test_the_opener_never_opens_a_fifo(dirs: Dirs) -> None:
