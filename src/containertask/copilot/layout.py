@@ -24,7 +24,7 @@ from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import format_text, parse_text
 from containertask.copilot import outputdir
-from containertask.storage import Location, join
+from containertask.storage import Location, Opener, join
 
 _BAD_KEYS: Final = ("", ".", "..")
 
@@ -148,7 +148,7 @@ def read_outputs(
 @dataclass(frozen=True)
 class _Reader:
     root: Path
-    open: outputdir.Opener
+    open: Opener
     limit: int
 
     def read(self, plan: Plan, t: TypeRef, path: Path, uri: str, where: str) -> Any:

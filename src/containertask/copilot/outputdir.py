@@ -15,16 +15,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from containertask.api.constants import KERNEL_PATHS
+from containertask.storage import Opener
 
 _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NOT_FOLLOWED: Final = (errno.ELOOP, errno.ENOTDIR, errno.ENXIO)
-
-Opener = Callable[[Path], BinaryIO]
 
 
 class UnsafeEntryError(ValueError):

@@ -23,7 +23,7 @@ from containertask.api.values import to_json
 from containertask.copilot import documents, events, outputdir
 from containertask.copilot.eager import Fingerprint, unchanged
 from containertask.copilot.layout import OutputError, read_outputs
-from containertask.storage import Storage, StorageError, join
+from containertask.storage import Opener, Storage, StorageError, join
 
 ERROR_TEXT_LIMIT = 64 * 1024
 
@@ -78,7 +78,7 @@ def upload(
     )
 
 
-def _error_file(path: Path, open_below: outputdir.Opener) -> UploadResult | None:
+def _error_file(path: Path, open_below: Opener) -> UploadResult | None:
     """The task's own ``_ERROR`` file as a user error (None when there is none); read like an
     output, so a link to a file elsewhere is refused, not read."""
     try:
