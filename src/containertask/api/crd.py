@@ -36,9 +36,13 @@ def _int(description: str, minimum: int, maximum: int) -> dict[str, Any]:
     return {"type": "integer", "description": description, "minimum": minimum, "maximum": maximum}
 
 
-def _open(description: str, kind: str = "object") -> dict[str, Any]:
-    """A Kubernetes type passed through to the pod unchanged (validated by the pod API)."""
-    return {"type": kind, "description": description, "x-kubernetes-preserve-unknown-fields": True}
+def _open(description: str) -> dict[str, Any]:
+    """An object of the status kept as the operator writes it (never compared by CEL rules)."""
+    return {
+        "type": "object",
+        "description": description,
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
 
 
 def _any(description: str) -> dict[str, Any]:
