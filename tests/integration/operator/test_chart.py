@@ -253,7 +253,7 @@ def test_namespace_users_create_and_read_tasks_through_the_aggregated_roles(
     cluster: localcluster.Cluster, api_client: Any, namespace: str, chart_crd: str, tmp_path: Path
 ) -> None:
     release = f"roles-{namespace}"
-    helm(
+    notes = helm(
         cluster,
         "install",
         release,
@@ -262,6 +262,7 @@ def test_namespace_users_create_and_read_tasks_through_the_aggregated_roles(
         "--skip-crds",
         f"--set=watchNamespaces={{{namespace}}}",
     )
+    assert "kubectl apply --server-side --force-conflicts -f <this chart>/crds/" in notes
     try:
         editor = client.CustomObjectsApi(
             user_client(cluster, api_client, namespace, "alice", "edit", tmp_path)
