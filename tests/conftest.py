@@ -1,5 +1,10 @@
-"""Shared test setup: ``hack/`` (``localcluster``) and the operator test kit are importable, and
-the fixtures of tests against the local cluster (integration and e2e).
+"""Shared test setup: ``hack/`` (``localcluster``) and the operator test kit are importable, the
+hypothesis profiles, and the fixtures of tests against the local cluster (integration and e2e).
+
+Property tests run under the ``ci`` profile unless ``HYPOTHESIS_PROFILE`` names another: no
+per-example deadline and no wall-clock health checks, which fail on a loaded 2-core machine
+(``FailedHealthCheck: Input generation is slow``) without saying anything about the code. The
+``dev`` profile keeps hypothesis' defaults for finding slow strategies on purpose.
 
 ``cluster`` brings the cluster up once per session (reusing a running one) and at the end stops
 only the components it started, unless another pytest session is still using the cluster;
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from kubernetes import client, config
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +33,12 @@ for _path in (_ROOT / "hack", _ROOT / "tests" / "integration" / "operator"):
 import localcluster  # noqa: E402 - from hack/
 
 CLUSTER_MARKERS = ("integration", "e2e")
+
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -69,7 +69,11 @@ class Reconciler:
         self._settings = settings
         self._pods = pods
         self._metrics = metrics
-        self._policy = Policy(settings.pending_timeout_seconds, settings.cancel_grace_seconds)
+        self._policy = Policy(
+            settings.pending_timeout_seconds,
+            settings.cancel_grace_seconds,
+            output_location=settings.output_location,
+        )
         self._tasks: dict[str, dict[str, Any]] = {}
         self._phases: Counter[str] = Counter()
         self._cache: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, key) -> (uid, name)
