@@ -110,8 +110,9 @@ class Tasks:
         """A task running ``busybox`` on a kwok node, with kwok outcome annotations ``sim`` (keys
         without the ``sim.containertask.io/`` prefix)."""
         body_spec: dict[str, Any] = {"image": "busybox:1", "command": ["true"], **spec}
-        template = body_spec.setdefault("podTemplate", {})
+        template = dict(body_spec.get("podTemplate") or {})
         template["spec"] = kwok.on_kwok(template.get("spec") or {})
+        body_spec["podTemplate"] = template
         if sim:
             annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
             annotations.update({f"{SIM}/{k}": v for k, v in sim.items()})
