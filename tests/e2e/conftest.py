@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import ChartOperator
 from operatorkit import CHART, Operator
 
 import containertask
@@ -115,13 +115,6 @@ def ellipse(node_images: dict[str, Image]) -> containertask.ContainerTask:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CONTAINERTASK_EXAMPLES_IMAGE", node_images["examples"].ref)
         return loader.load_task(f"{EXAMPLES / 'ellipse.py'}:ellipse_area")
-
-
-@dataclass(frozen=True)
-class ChartOperator:
-    release: str
-    namespace: str  # where the operator runs and the tasks it watches live
-    image: Image
 
 
 @pytest.fixture(scope="session")

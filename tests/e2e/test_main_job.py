@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from e2ekit import ChartOperator
 from kubernetes import client
 
 import containertask
 import localcluster
-from conftest import ChartOperator
 from containertask import Phase
 from containertask.sdk.client import Client
 from containertask.storage import Storage
