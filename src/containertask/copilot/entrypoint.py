@@ -1,123 +1,27 @@
-"""``containertask copilot download|upload``: the commands the downloader and uploader run.
+"""``containertask copilot download|upload``: blocks the uploader's wake signals, then runs the
+command (:mod:`containertask.copilot.commands`).
 
-The configuration is a :class:`~containertask.api.contract.CopilotConfig`, from the environment
-variable ``CONTAINERTASK_COPILOT_CONFIG`` or ``--config FILE``. Both commands write their outcome to
-the termination message (``/dev/termination-log``), which the kubelet copies into the pod status:
-the uploader its ``UploadResult`` JSON, the downloader the reason it failed. Exit status 0 means
-every input was written or every declared output was uploaded.
-
-The uploader runs as a native sidecar and starts before the main container. The kubelet sends it
-SIGTERM once every regular container has exited; that signal is its cue to upload, within the pod's
-termination grace period. ``--no-wait`` uploads at once (local runs, tests).
+The uploader is a native sidecar and the pod's PID 1 in its container. The kubelet sends it
+SIGTERM as soon as the main container has exited, which can be well under a second after the
+uploader started when the program is quick to fail. The kernel drops a signal sent to a PID 1
+that neither handles nor blocks it, so a SIGTERM arriving while Python still imports the commands
+(~0.4 s on a loaded node) would be lost and the upload would wait for SIGKILL. The signals are
+therefore blocked before anything else is imported; ``sigwait`` collects them later.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
-import sys
-from pathlib import Path
+from typing import Final
 
-from containertask.api.constants import COPILOT_CONFIG_ENV
-from containertask.api.contract import TERMINATION_MESSAGE_LIMIT, CopilotConfig, UploadResult
-from containertask.api.errors import SpecError
-from containertask.copilot import events
-from containertask.copilot.download import DownloadError, download
-from containertask.copilot.eager import EagerUploader, Fingerprint
-from containertask.copilot.upload import upload
-from containertask.storage import Storage
-
-DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-_WAKE_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+WAKE_SIGNALS: Final = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "download":
-        return _download(args.config, args.termination_log)
-    return _upload(args.config, args.termination_log, wait=not args.no_wait)
+    # From the raw command line: argparse's parser needs the API's constants, whose import is
+    # the delay this guards against. ``--help`` and a bad command line exit before any wait.
+    if argv[:1] == ["upload"] and "--no-wait" not in argv:
+        signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)
+    from containertask.copilot import commands
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="containertask copilot", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("download", "write the task's inputs into the input directory"),
-        ("upload", "upload the declared outputs once the main container has exited"),
-    ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument(
-            "--config", help=f"CopilotConfig JSON file (default: ${COPILOT_CONFIG_ENV})"
-        )
-        command.add_argument(
-            "--termination-log", default=DEFAULT_TERMINATION_LOG, help="where to write the outcome"
-        )
-    commands.choices["upload"].add_argument(
-        "--no-wait", action="store_true", help="upload now instead of waiting for SIGTERM"
-    )
-    return parser
-
-
-def _load_config(path: str | None) -> CopilotConfig:
-    if path:
-        return CopilotConfig.from_json(Path(path).read_text(encoding="utf-8"))
-    text = os.environ.get(COPILOT_CONFIG_ENV)
-    if not text:
-        raise ValueError(f"set ${COPILOT_CONFIG_ENV} or pass --config FILE")
-    return CopilotConfig.from_json(text)
-
-
-def _download(config_path: str | None, termination_log: str) -> int:
-    try:
-        download(_load_config(config_path), Storage())
-    except (DownloadError, SpecError, OSError, ValueError, KeyError) as e:
-        events.emit("download-failed", error=str(e))
-        _write_termination_log(termination_log, f"download failed: {e}")
-        return 1
-    return 0
-
-
-def _upload(config_path: str | None, termination_log: str, *, wait: bool) -> int:
-    if wait:
-        # Block the signals before anything else, so that a SIGTERM arriving early is kept
-        # pending for sigwait instead of killing the process; later ones are ignored while we upload.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _WAKE_SIGNALS)
-    storage = Storage()
-    try:
-        config: CopilotConfig | Exception = _load_config(config_path)
-    except (OSError, ValueError, KeyError) as e:
-        events.emit("bad-config", error=str(e))
-        config = e  # reported after the wait, as the final termination message
-    sent = _wait_for_main(config, storage) if wait else {}
-    try:
-        if isinstance(config, Exception):
-            raise config
-        result = upload(config, storage, sent)
-    except Exception as e:  # the process boundary: every failure must reach the operator
-        events.emit("upload-failed", error=repr(e))
-        result = UploadResult(ok=False, error_kind="system", error=f"uploader: {e}")
-    message = result.to_message()
-    _write_termination_log(termination_log, message)
-    print(message)
-    return 0 if result.ok else 1
-
-
-def _wait_for_main(config: CopilotConfig | Exception, storage: Storage) -> dict[Path, Fingerprint]:
-    """Block until SIGTERM (or SIGINT); in upload mode ``eager``, upload settled files meanwhile."""
-    early = None
-    if isinstance(config, CopilotConfig) and config.data_loading.upload_mode == "eager":
-        early = EagerUploader(config, storage)
-        early.start()
-    events.emit("waiting", reason="until the main container exits (SIGTERM)")
-    received = signal.sigwait(_WAKE_SIGNALS)
-    events.emit("woken", signal=signal.Signals(received).name)
-    return early.stop() if early else {}
-
-
-def _write_termination_log(path: str, message: str) -> None:
-    data = message.encode()[:TERMINATION_MESSAGE_LIMIT].decode("utf-8", "ignore").encode()
-    try:
-        Path(path).write_bytes(data)
-    except OSError as e:
-        print(f"could not write the termination message to {path}: {e}", file=sys.stderr)
+    return commands.main(argv)

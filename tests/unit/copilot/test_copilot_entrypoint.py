@@ -4,6 +4,8 @@ termination message, and the uploader waiting for the kubelet's SIGTERM."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,3 +110,25 @@ def test_missing_or_bad_configuration_fails(
         assert (result.ok, result.error_kind) == (False, "system")
     else:
         assert log.read_text().startswith("download failed")
+
+
+@pytest.mark.parametrize(
+    ("argv", "blocked"),
+    [(["upload"], True), (["upload", "--no-wait"], False), (["download"], False)],
+)
+def test_waiting_uploader_blocks_its_wake_signals_before_loading_the_commands(
+    argv: list[str], blocked: bool
+) -> None:
+    """A SIGTERM sent to a container's PID 1 while it neither blocks nor handles it is dropped:
+    the kubelet's cue to upload must not fall into the seconds the commands take to import."""
+    probe = (
+        "import signal, sys, types\n"
+        "fake = types.ModuleType('containertask.copilot.commands')\n"
+        "fake.main = lambda argv: print(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n"
+        "sys.modules['containertask.copilot.commands'] = fake\n"
+        "from containertask.copilot.entrypoint import main\n"
+        f"main({argv!r})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    wake = ["<Signals.SIGINT: 2>", "<Signals.SIGTERM: 15>"]
+    assert out.stdout.strip() == (f"[{', '.join(wake)}]" if blocked else "[]")
