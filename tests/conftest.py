@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,8 @@ def api_client(cluster: localcluster.Cluster) -> Iterator[Any]:
     api.close()
 
 
-@pytest.fixture
-def namespace(api_client: Any) -> Iterator[str]:
+@contextmanager
+def _fresh_namespace(api_client: Any) -> Iterator[str]:
     """A fresh namespace (with its ``default`` service account ready), deleted afterwards."""
     core = client.CoreV1Api(api_client)
     name = f"t-{uuid.uuid4().hex[:10]}"
@@ -77,3 +78,17 @@ def namespace(api_client: Any) -> Iterator[str]:
         time.sleep(0.1)
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(api_client: Any) -> Iterator[str]:
+    """A fresh namespace per test (with its ``default`` service account ready)."""
+    with _fresh_namespace(api_client) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def session_namespace(api_client: Any) -> Iterator[str]:
+    """A fresh namespace shared by a session's tests (for one operator serving many tests)."""
+    with _fresh_namespace(api_client) as name:
+        yield name

@@ -4,9 +4,12 @@
 - ``node_images``: the images built from this worktree (cached by content) and loaded into the
   node, by name: ``containertask`` (operator + copilot), ``examples`` (busybox + examples/*.sh),
   ``pause``.
-- ``task_namespace``: a fresh namespace with the MinIO Secret the copilot loads.
+- ``task_namespace``: a fresh namespace with the MinIO Secret the copilot loads, one per session.
 - ``operator``: ``containertask operator`` as a process on the host, watching ``task_namespace``,
-  with the real copilot image in its task pods; ``run_task`` submits through the SDK there.
+  with the real copilot image in its task pods; ``run_task`` submits through the SDK there. One
+  per session: each test's tasks have names of their own, so they share it.
+- ``examples_image``: busybox plus examples/*.sh, the image of the tests' shell tasks;
+  ``storage``: MinIO as the tests read it.
 - ``chart_operator``: the chart installed with the local image (its own release and namespace,
   the operator as a pod under the chart's ServiceAccount), watching ``CHART_NAMESPACE``.
 
@@ -29,6 +32,7 @@ import localcluster
 from containertask.api.constants import CRD_NAME
 from containertask.sdk import loader
 from containertask.sdk.client import Client
+from containertask.storage import Storage
 from localcluster import deploy, images
 from localcluster.images import Image
 
@@ -65,19 +69,19 @@ def crd(node_cluster: localcluster.Cluster) -> str:
     return CRD_NAME
 
 
-@pytest.fixture
-def task_namespace(node_cluster: localcluster.Cluster, namespace: str) -> str:
-    deploy.apply_s3_secret(node_cluster, namespace)
-    return namespace
+@pytest.fixture(scope="session")
+def task_namespace(node_cluster: localcluster.Cluster, session_namespace: str) -> str:
+    deploy.apply_s3_secret(node_cluster, session_namespace)
+    return session_namespace
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def operator(
     node_cluster: localcluster.Cluster,
     node_images: dict[str, Image],
     crd: str,
     task_namespace: str,
-    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     env = {**os.environ, **node_cluster.env(), "PYTHONUNBUFFERED": "1"}
     args = [
@@ -86,19 +90,19 @@ def operator(
         f"--copilot-secret={deploy.SECRET}",
         f"--output-location={deploy.output_location(node_cluster)}",
     ]
-    op = Operator(env, args, tmp_path / "operator.log")
+    op = Operator(env, args, tmp_path_factory.mktemp("operator") / "operator.log")
     op.start()
     yield op
     if op.process is not None and op.process.poll() is None:
         op.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def sdk_client(api_client: Any, task_namespace: str) -> Client:
     return Client(api_client, task_namespace)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_task(operator: Operator, sdk_client: Client) -> Callable[..., containertask.Run]:
     """Submit a task (``containertask.ContainerTask``) with inputs to the process operator."""
 
@@ -106,6 +110,21 @@ def run_task(operator: Operator, sdk_client: Client) -> Callable[..., containert
         return containertask.with_runcontext(client=sdk_client).run(task, **inputs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def examples_image(node_images: dict[str, Image]) -> Image:
+    return node_images["examples"]
+
+
+@pytest.fixture(scope="session")
+def storage(node_cluster: localcluster.Cluster) -> Iterator[Storage]:
+    """The object store as the tests read it (MinIO, with the cluster's credentials)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in node_cluster.env().items():
+            if key.startswith("AWS_"):
+                patch.setenv(key, value)
+        yield Storage()
 
 
 @pytest.fixture(scope="session")

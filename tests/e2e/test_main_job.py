@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,22 +28,22 @@ def test_ellipse_runs_in_a_real_container(
     run_task: Callable[..., containertask.Run],
     ellipse: containertask.ContainerTask,
     node_cluster: localcluster.Cluster,
-    monkeypatch: pytest.MonkeyPatch,
+    storage: Storage,
 ) -> None:
     run = run_task(ellipse, a=3.0, b=4.0)
     status = run.wait(timeout=180)
     assert status.phase is Phase.SUCCEEDED, status
     outputs = run.outputs()
     assert outputs["area"] == pytest.approx(math.pi * 12, rel=1e-9)
-    for key, value in node_cluster.env().items():
-        if key.startswith("AWS_"):
-            monkeypatch.setenv(key, value)
-    assert Storage().read_bytes(outputs["metadata"].uri) == b"a=3.0 b=4.0\n"
+    assert storage.read_bytes(outputs["metadata"].uri) == b"a=3.0 b=4.0\n"
     # The program's own output, through the apiserver -> kubelet path (kubectl logs).
     pod = status.attempts[-1].pod
     logs = node_cluster.kubectl("logs", "-n", run.namespace, pod, "-c", "main").stdout
     assert logs.startswith("ellipse a=3.0 b=4.0: area 37.699111843077") and logs.endswith("\n")
     assert run.logs() == logs
+    cli = [sys.executable, "-m", "containertask.cli", "logs", run.name, "-n", run.namespace]
+    cli += ["--kubeconfig", str(node_cluster.kubeconfig)]
+    assert subprocess.run(cli, check=True, capture_output=True, text=True).stdout == logs
 
 
 def test_task_pods_run_on_the_real_node_with_no_way_off_the_machine(

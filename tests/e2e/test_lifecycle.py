@@ -1,0 +1,127 @@
+"""A task's life beside the program's own outcome, on the real node: an image that is not there,
+the timeout, cancelling, deleting the task while it uploads, and the chart's operator pod deleted
+while a task runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from e2ekit import ChartOperator, final_status, shell_task, task_pods, wait_for
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+import containertask
+from containertask import Phase
+from containertask.sdk.client import Client
+from localcluster.images import Image
+
+pytestmark = pytest.mark.e2e
+
+RunTask = Callable[..., containertask.Run]
+PULL_REASONS = ("ErrImagePull", "ImagePullBackOff")
+
+
+def _running(run: containertask.Run) -> bool:
+    return run.status().phase is Phase.RUNNING
+
+
+def test_missing_image_shows_the_pull_reason_then_fails_at_the_pending_deadline(
+    run_task: RunTask,
+) -> None:
+    task = containertask.ContainerTask(
+        name="no-image",
+        image="localhost/containertask-absent:0",
+        command=["true"],
+        timeout=containertask.Timeout(max_queued_time=20),
+    )
+    run = run_task(task)
+    created = time.monotonic()
+    reason = wait_for("a pull reason", lambda: run.status().reason in PULL_REASONS, timeout=30)
+    assert reason and time.monotonic() - created <= 10, "pull reason later than 10 s"
+    status = final_status(run)
+    assert status.phase is Phase.FAILED, status
+    assert status.reason == "PendingTimeout", status
+    assert any(r in (status.message or "") for r in PULL_REASONS), status
+
+
+def test_timeout_fails_the_task_and_stops_its_pod(
+    run_task: RunTask, examples_image: Image, api_client: Any
+) -> None:
+    task = shell_task(examples_image, "sleeper", "sleep 600", timeout=15)
+    run = run_task(task)
+    status = final_status(run)
+    assert status.phase is Phase.FAILED, status
+    assert status.reason == "Timeout", status
+    wait_for("the pod gone", lambda: not task_pods(api_client, run), timeout=60)
+
+
+def test_cancel_mid_run_stops_the_pod(
+    run_task: RunTask, examples_image: Image, api_client: Any
+) -> None:
+    task = shell_task(examples_image, "cancelled", "echo started; sleep 600")
+    run = run_task(task)
+    wait_for("Running", lambda: _running(run), timeout=120)
+    run.cancel()
+    status = final_status(run, timeout=60)
+    assert status.phase is Phase.CANCELLED, status
+    wait_for("the pod gone", lambda: not task_pods(api_client, run), timeout=60)
+
+
+def test_delete_during_upload_removes_task_and_pod(
+    run_task: RunTask, examples_image: Image, api_client: Any
+) -> None:
+    """A large output keeps the uploader busy; deleting the task then leaves nothing behind."""
+    task = shell_task(
+        examples_image,
+        "deleted-uploading",
+        "dd if=/dev/zero of=/var/outputs/big bs=1M count=768",
+        {"big": containertask.File},
+        resources=containertask.Resources(cpu="200m", memory="64Mi"),
+    )
+    run = run_task(task)
+    wait_for("Uploading", lambda: run.status().reason == "Uploading", timeout=180, interval=0.1)
+    run.client.delete(run.name, run.namespace)
+
+    def task_gone() -> bool:
+        try:
+            run.client.get(run.name, run.namespace)
+        except ApiException as err:
+            return err.status == 404
+        return False
+
+    wait_for("the task gone", task_gone, timeout=60)
+    wait_for("the pod gone", lambda: not task_pods(api_client, run), timeout=60)
+
+
+def test_operator_pod_deleted_mid_task_the_task_completes_with_one_pod(
+    chart_operator: ChartOperator, api_client: Any, examples_image: Image
+) -> None:
+    core = client.CoreV1Api(api_client)
+    selector = f"app.kubernetes.io/instance={chart_operator.release}"
+    [operator_pod] = core.list_namespaced_pod(
+        chart_operator.namespace, label_selector=selector
+    ).items
+    task = shell_task(
+        examples_image, "outlives-operator", "sleep 15; echo 7 > /var/outputs/n", {"n": int}
+    )
+    sdk = Client(api_client, chart_operator.namespace)
+    run = containertask.with_runcontext(client=sdk).run(task)
+    wait_for("Running", lambda: _running(run), timeout=120)
+    core.delete_namespaced_pod(operator_pod.metadata.name, chart_operator.namespace)
+
+    def replaced() -> bool:
+        pods = core.list_namespaced_pod(chart_operator.namespace, label_selector=selector).items
+        return any(
+            p.metadata.name != operator_pod.metadata.name and p.status.phase == "Running"
+            for p in pods
+        )
+
+    wait_for("a new operator pod", replaced, timeout=120)
+    status = final_status(run)
+    assert status.phase is Phase.SUCCEEDED, status
+    assert run.outputs() == {"n": 7}
+    assert len(status.attempts) == 1, status
+    assert len(task_pods(api_client, run)) == 1
