@@ -7,8 +7,9 @@ For each run it measures
 and prints p50/p95/min/max of each, and the added time at p50.
 
 "Pod created" and "Succeeded" are when a watch delivers them to this process; "main started" and
-"main exited" are the program's own clock readings (``date +%s.%N``; the node is this machine, so
-one clock). Object timestamps have whole-second resolution, too coarse for this.
+"main exited" are the program's own clock readings: ``/proc/uptime`` (busybox's ``date`` has no
+``%N``), the kernel's boot-time clock, which this process reads as ``CLOCK_BOOTTIME`` (the node is
+this machine). Object timestamps have whole-second resolution, too coarse for this.
 
 Usage (the cluster up with the real node, ``CONTAINERTASK_RUN_DIR`` naming its run directory):
 
@@ -46,13 +47,19 @@ RELEASE = "containertask-bench"
 OPERATOR_NAMESPACE = "containertask-bench"
 TASKS = "containertask-bench-tasks"
 OUTPUTS = "/var/outputs"
-# The program: its start and end on the node's clock, and one primitive output.
-SCRIPT = f"date +%s.%N; echo 1 > {OUTPUTS}/n; date +%s.%N"
+# The program: its start and end on the node's boot-time clock, and one primitive output.
+CLOCK = "cut -d' ' -f1 /proc/uptime"
+SCRIPT = f"{CLOCK}; echo 1 > {OUTPUTS}/n; {CLOCK}"
+
+
+def now() -> float:
+    """The clock the program reads from /proc/uptime."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 @dataclass
 class Seen:
-    """When this process first saw each thing happen (time.time()), by object name."""
+    """When this process first saw each thing happen (:func:`now`), by object name."""
 
     created: dict[str, float] = field(default_factory=dict)
     succeeded: dict[str, float] = field(default_factory=dict)
@@ -83,16 +90,16 @@ def start_watches(api: client.ApiClient, seen: Seen) -> None:
 
     def on_pod(kind: str, pod: Any) -> None:
         name = pod.metadata.name
-        seen.note(seen.created, name, time.time())
+        seen.note(seen.created, name, now())
         if pod.status.phase == "Succeeded":
-            seen.note(seen.succeeded, name, time.time())
+            seen.note(seen.succeeded, name, now())
         elif pod.status.phase == "Failed":
             seen.note(seen.failed, name, "pod Failed")
 
     def on_task(kind: str, task: dict[str, Any]) -> None:
         name, phase = task["metadata"]["name"], (task.get("status") or {}).get("phase")
         if phase == "Succeeded":
-            seen.note(seen.succeeded, name, time.time())
+            seen.note(seen.succeeded, name, now())
         elif phase in ("Failed", "Cancelled"):
             seen.note(seen.failed, name, json.dumps(task["status"]))
 
@@ -157,7 +164,7 @@ class Sample:
 def run_bare(api: client.ApiClient, seen: Seen, image: str, timeout: float) -> Sample:
     core = client.CoreV1Api(api)
     name = f"bare-{uuid.uuid4().hex[:8]}"
-    submitted = time.time()
+    submitted = now()
     core.create_namespaced_pod(TASKS, bare_pod(name, image))
     seen.wait(lambda: name in seen.succeeded or name in seen.failed, timeout)
     if name in seen.failed:
@@ -171,9 +178,15 @@ def run_bare(api: client.ApiClient, seen: Seen, image: str, timeout: float) -> S
 def run_task(api: client.ApiClient, seen: Seen, image: str, timeout: float) -> Sample:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     name = f"task-{uuid.uuid4().hex[:8]}"
-    submitted = time.time()
+    submitted = now()
     custom.create_namespaced_custom_object(GROUP, VERSION, TASKS, PLURAL, task(name, image))
-    seen.wait(lambda: name in seen.succeeded or name in seen.failed, timeout)
+    try:
+        seen.wait(lambda: name in seen.succeeded or name in seen.failed, timeout)
+    except TimeoutError as late:
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, TASKS, PLURAL, name)
+        pods = core.list_namespaced_pod(TASKS, label_selector=f"{LABEL_TASK}={name}").items
+        states = [(p.metadata.name, p.status.to_dict()) for p in pods]
+        raise RuntimeError(f"{name}: {late}; status {obj.get('status')}; pods {states}") from None
     if name in seen.failed:
         raise RuntimeError(f"{name}: {seen.failed[name]}")
     [pod] = core.list_namespaced_pod(TASKS, label_selector=f"{LABEL_TASK}={name}").items
@@ -200,6 +213,12 @@ def chart_operator(cluster: localcluster.Cluster, image: Any) -> Iterator[None]:
     deploy.install(cluster, image, RELEASE, OPERATOR_NAMESPACE, watch=(TASKS,))
     try:
         yield
+    except BaseException:
+        logs = cluster.kubectl(
+            "logs", "-n", OPERATOR_NAMESPACE, f"deploy/{RELEASE}", "--tail=300", check=False
+        )
+        print(f"the operator's log, last lines:\n{logs.stdout}", file=sys.stderr)
+        raise
     finally:
         deploy.uninstall(cluster, RELEASE, OPERATOR_NAMESPACE)
         cluster.kubectl("delete", "namespace", TASKS, OPERATOR_NAMESPACE, "--wait=false")
