@@ -54,7 +54,7 @@ def upload(
         plan = read_outputs(types, dl.output_path, prefix, config.inline_limit_bytes)
     except OutputError as e:
         events.emit("bad-outputs", error=str(e))
-        return UploadResult(ok=False, error_kind="user", error=str(e))
+        return UploadResult(ok=False, error_kind="output", error=str(e))
     try:
         fresh = [t for t in plan.files if not unchanged(sent or {}, t.path)]
         storage.upload_files([(t.path, t.uri) for t in fresh])
