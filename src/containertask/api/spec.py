@@ -415,9 +415,7 @@ def _validate(spec: TaskSpec) -> None:
     _check_range("spec.retries.backoff.factor", backoff.factor, 1, MAX_BACKOFF_FACTOR)
     _check_range("spec.retries.backoff.maxSeconds", backoff.max_seconds, 0, MAX_BACKOFF_SECONDS)
     _check_range("spec.timeoutSeconds", spec.timeout_seconds, 1, MAX_TIMEOUT_SECONDS)
-    _check_range(
-        "spec.activeDeadlineSeconds", spec.active_deadline_seconds, 1, MAX_TIMEOUT_SECONDS
-    )
+    _check_range("spec.activeDeadlineSeconds", spec.active_deadline_seconds, 1, MAX_TIMEOUT_SECONDS)
     _check_range(
         "spec.ttlSecondsAfterFinished", spec.ttl_seconds_after_finished, 0, MAX_TTL_SECONDS
     )

@@ -27,6 +27,7 @@ from containertask.api.constants import (
     LABEL_MANAGED_BY,
     LABEL_TASK,
     MAIN_CONTAINER,
+    TRACKING_FINALIZER,
     UPLOADER_CONTAINER,
 )
 from containertask.controller import naming
@@ -124,6 +125,7 @@ def build_pod(
             "labels": {**(template_meta.get("labels") or {}), **labels},
             "annotations": dict(template_meta.get("annotations") or {}),
             "ownerReferences": [owner.reference()],
+            "finalizers": [TRACKING_FINALIZER],
         },
         "spec": overlay(template.get("spec") or {}, pod_spec),
     }
