@@ -44,6 +44,7 @@ from containertask.controller.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 
 CONFLICT_RETRY_SECONDS: Final = 30.0
+UNSEEN_RETRY_SECONDS: Final = 10.0  # a namespace whose pods cannot be listed yet
 MAX_ERROR_DELAY: Final = 60.0
 
 PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
@@ -77,10 +78,14 @@ class Reconciler:
         settings: OperatorSettings,
         pods: PodLookup,
         metrics: Metrics | None = None,
+        sees: Callable[[str], bool] = lambda _: True,
     ) -> None:
+        """``pods`` gives the pods a task controls (by uid); ``sees`` whether the pods of a
+        namespace are known, without which no decision is taken there."""
         self._client = client
         self._settings = settings
         self._pods = pods
+        self._sees = sees
         self._metrics = metrics
         self._policy = Policy(
             settings.pending_timeout_seconds,
@@ -262,6 +267,8 @@ class Reconciler:
         if body is None:
             await self._release_orphans(uid)
             return None
+        if not self._sees(body["metadata"]["namespace"]):
+            return UNSEEN_RETRY_SECONDS  # deciding without its pods could duplicate or misjudge
         if body["metadata"].get("deletionTimestamp"):
             # Going: its results no longer matter, and garbage collection removes its pods.
             await self._release(body["metadata"]["namespace"], self._owned_pods(uid).values())

@@ -28,7 +28,13 @@ def start_operator(
 ) -> Iterator[Callable[..., Operator]]:
     """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end."""
     started: list[Operator] = []
-    env = {**os.environ, **cluster.env(), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **cluster.env(),
+        "PYTHONUNBUFFERED": "1",
+        # As the chart sets it: tasks with outputs and no spec.outputLocation are runnable.
+        "CONTAINERTASK_OUTPUT_LOCATION": f"s3://{cluster.s3_bucket}/runs",
+    }
 
     def start(*args: str, kubeconfig: Path | None = None, kopf_run: bool = False) -> Operator:
         run_env = {**env, "KUBECONFIG": str(kubeconfig)} if kubeconfig else env
