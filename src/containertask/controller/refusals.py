@@ -20,7 +20,8 @@ QUOTA_EXCEEDED: Final = "QuotaExceeded"
 CREATE_FAILED: Final = "PodCreateFailed"
 # The operator's own identity may not create pods here: an admin can fix that, so ask again.
 _RBAC_DENIAL: Final = "cannot create resource"
-_QUOTA: Final = "exceeded quota"
+# Used up, or not yet counted by the quota controller (a new quota): either may pass.
+_QUOTA: Final = ("exceeded quota", "status unknown for quota")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def classify(status: int | None, message: str) -> Refusal:
     """``status``: the HTTP status of the answer (None: no answer, e.g. a timeout)."""
     if status in (400, 422):
         return Refusal(REJECTED, message, final=True)
-    if status == 403 and _QUOTA in message:
+    if status == 403 and any(text in message for text in _QUOTA):
         return Refusal(QUOTA_EXCEEDED, message, final=False)
     if status == 403 and _RBAC_DENIAL not in message:
         return Refusal(REJECTED, message, final=True)
