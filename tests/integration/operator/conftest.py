@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 from operatorkit import CHART, Operator, Tasks
 
 import localcluster
-from containertask.api.constants import CRD_NAME
+from containertask.api.constants import CRD_NAME, TRACKING_FINALIZER
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +25,11 @@ def chart_crd(cluster: localcluster.Cluster) -> str:
 
 @pytest.fixture
 def start_operator(
-    cluster: localcluster.Cluster, chart_crd: str, namespace: str, tmp_path: Path
+    cluster: localcluster.Cluster, chart_crd: str, namespace: str, tmp_path: Path, api_client: Any
 ) -> Iterator[Callable[..., Operator]]:
-    """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end."""
+    """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end,
+    then lets go of the pods they still hold (the tracking finalizer would keep them, and the
+    namespace, from being deleted)."""
     started: list[Operator] = []
     env = {
         **os.environ,
@@ -48,6 +51,13 @@ def start_operator(
     for op in started:
         if op.process is not None and op.process.poll() is None:
             op.stop()
+    core = client.CoreV1Api(api_client)
+    for pod in core.list_namespaced_pod(namespace).items:
+        if TRACKING_FINALIZER in (pod.metadata.finalizers or ()):
+            kept = [f for f in pod.metadata.finalizers if f != TRACKING_FINALIZER]
+            core.patch_namespaced_pod(
+                pod.metadata.name, namespace, {"metadata": {"finalizers": kept}}
+            )
 
 
 @pytest.fixture

@@ -248,6 +248,22 @@ def test_pods_carry_the_tracking_finalizer_until_their_result_is_recorded(
     assert tasks.pod_names() == ["tracked-1"]  # released, not deleted: logs stay readable
 
 
+def test_a_pod_missing_from_the_watch_is_read_before_a_new_attempt(
+    operator: Operator, tasks: Tasks
+) -> None:
+    """Taking the operator's label off the pod drops it from the operator's watch (a DELETED
+    event): the pod still exists, and a live read finds it, so no second attempt starts."""
+    tasks.create("hidden", sim={"run-seconds": "120"})
+    tasks.wait_phase("hidden", "Running")
+    label = {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}}
+    tasks.core.patch_namespaced_pod("hidden-1", tasks.namespace, label)
+    time.sleep(40)  # past the 30s the operator allows a new pod to show up in its watch
+    status = tasks.status("hidden")
+    assert [a["pod"] for a in status["attempts"]] == ["hidden-1"]
+    assert status["phase"] == "Running"
+    assert tasks.pod_names() == ["hidden-1"]
+
+
 def test_a_pod_deleted_by_someone_else_gets_a_new_attempt_without_using_a_retry(
     operator: Operator, tasks: Tasks
 ) -> None:
