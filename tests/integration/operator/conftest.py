@@ -52,12 +52,10 @@ def start_operator(
         if op.process is not None and op.process.poll() is None:
             op.stop()
     core = client.CoreV1Api(api_client)
+    release = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
     for pod in core.list_namespaced_pod(namespace).items:
         if TRACKING_FINALIZER in (pod.metadata.finalizers or ()):
-            kept = [f for f in pod.metadata.finalizers if f != TRACKING_FINALIZER]
-            core.patch_namespaced_pod(
-                pod.metadata.name, namespace, {"metadata": {"finalizers": kept}}
-            )
+            core.patch_namespaced_pod(pod.metadata.name, namespace, release)
 
 
 @pytest.fixture
