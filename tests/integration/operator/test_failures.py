@@ -311,6 +311,13 @@ def lost_node(cluster: localcluster.Cluster, api_client: Any) -> Iterator[str]:
         "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "100"}},
     }
     core.create_node(node)
+    deadline = time.monotonic() + 30
+    while not any(
+        c.type == "Ready" and c.status == "True"
+        for c in core.read_node(name).status.conditions or ()
+    ):
+        assert time.monotonic() < deadline, f"node {name} not Ready"
+        time.sleep(0.2)
     yield name
     core.delete_node(name)
 
@@ -318,8 +325,10 @@ def lost_node(cluster: localcluster.Cluster, api_client: Any) -> Iterator[str]:
 def test_a_pod_on_a_lost_node_gets_a_new_attempt(
     operator: Operator, tasks: Tasks, lost_node: str
 ) -> None:
-    """The node stops reporting (kwok lets go of it); the node controller taints it unreachable,
-    the taint manager deletes the pod, which stays terminating with no kubelet to confirm it."""
+    """The node is tainted NoExecute, as the node lifecycle controller taints a node it lost: the
+    taint manager (the real controller) deletes the pod with DisruptionTarget
+    DeletionByTaintManager. (A pod left terminating with no kubelet to confirm is covered in
+    tests/unit/controller/test_observe.py: kwok still manages this node.)"""
     prefer = {
         "weight": 100,
         "preference": {
@@ -328,34 +337,21 @@ def test_a_pod_on_a_lost_node_gets_a_new_attempt(
             ]
         },
     }
+    affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [prefer]}}
     tasks.create(
         "stranded",
         sim={"run-seconds": "600"},
         retries={"limit": 0},
-        tolerations=[
-            {
-                "key": "node.kubernetes.io/unreachable",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 1,
-            }
-        ],
-        podTemplate={
-            "spec": {
-                "affinity": {
-                    "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [prefer]}
-                }
-            }
-        },
+        podTemplate={"spec": {"affinity": affinity}},
     )
     tasks.wait_phase("stranded", "Running")
     pod = tasks.core.read_namespaced_pod("stranded-1", tasks.namespace)
     assert pod.spec.node_name == lost_node
-    tasks.core.patch_node(lost_node, {"metadata": {"annotations": {"kwok.x-k8s.io/node": None}}})
-    status = tasks.wait("stranded", lambda s: len(s.get("attempts", [])) == 2, timeout=180)
+    lost = {"key": "containertask.io/lost", "effect": "NoExecute"}
+    tasks.core.patch_node(lost_node, {"spec": {"taints": [lost]}})
+    status = tasks.wait("stranded", lambda s: len(s.get("attempts", [])) == 2, timeout=60)
     first = status["attempts"][0]
-    assert first.get("disrupted") is True
-    assert first["reason"] in ("DeletionByTaintManager", "PodDeleted")
+    assert (first["reason"], first.get("disrupted")) == ("DeletionByTaintManager", True)
     tasks.wait_phase("stranded", "Running", timeout=30)
     assert tasks.core.read_namespaced_pod("stranded-2", tasks.namespace).spec.node_name != lost_node
 
