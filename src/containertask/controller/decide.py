@@ -341,8 +341,8 @@ def _plan(
         # Nothing more to decide; only make sure no pod of a cancelled or timed-out task runs on.
         return _Next(old, delete=_alive(pods, policy.cancel_grace_seconds))
     spec = task.spec
-    if not isinstance(spec, SpecError):
-        spec = _runnable(spec, policy)
+    if not isinstance(spec, SpecError) and not old.attempts and not pods:
+        spec = _runnable(spec, policy)  # a pod already made has what it needs
     if isinstance(spec, SpecError):
         # Bad user input: no pod and no retry (it would fail the same way).
         return _Next(_finish(old, Phase.FAILED, "InvalidSpec", str(spec), old.attempts))

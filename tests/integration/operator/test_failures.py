@@ -250,6 +250,30 @@ def test_pods_carry_the_tracking_finalizer_until_their_result_is_recorded(
     assert tasks.pod_names() == ["tracked-1"]  # released, not deleted: logs stay readable
 
 
+def test_a_result_survives_the_deletion_of_its_finished_pod(
+    start_operator: Callable[..., Operator], tasks: Tasks
+) -> None:
+    """The pod finishes while the operator is down and is then deleted (as pod garbage
+    collection would): the tracking finalizer keeps it, and its result, until it is recorded."""
+    first = start_operator()
+    report = UploadResult(ok=True, outputs={"area": 2.5}, outputs_uri="s3://b/o.pb").to_message()
+    tasks.create("kept", sim={"run-seconds": "4", "message.uploader": report}, outputs=AREA)
+    tasks.wait_phase("kept", "Running")
+    first.stop()
+    deadline = time.monotonic() + 30
+    while tasks.core.read_namespaced_pod("kept-1", tasks.namespace).status.phase != "Succeeded":
+        assert time.monotonic() < deadline, "pod did not finish"
+        time.sleep(0.2)
+    time.sleep(1.5)  # timestamps have whole seconds: the deletion comes after the exit
+    tasks.core.delete_namespaced_pod("kept-1", tasks.namespace)
+    assert tasks.core.read_namespaced_pod("kept-1", tasks.namespace).metadata.deletion_timestamp
+    start_operator()
+    status = tasks.wait_phase("kept", "Succeeded")
+    assert status["outputs"] == {"area": 2.5}
+    assert [a["pod"] for a in status["attempts"]] == ["kept-1"]
+    tasks.wait_gone("kept-1")
+
+
 def test_a_pod_missing_from_the_watch_is_read_before_a_new_attempt(
     operator: Operator, tasks: Tasks
 ) -> None:
