@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from containertask.api import templating
-from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH
+from containertask.api import podtemplate, templating
+from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH, KERNEL_PATHS
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json, to_json
@@ -394,6 +394,14 @@ def _validate(spec: TaskSpec) -> None:
     for name, path in (("inputPath", dl.input_path), ("outputPath", dl.output_path)):
         if not posixpath.isabs(path) or posixpath.normpath(path) == "/":
             raise SpecError(f"spec.dataLoading.{name}", "must be an absolute path below /", path)
+        normal = posixpath.normpath(path)
+        if any(normal == k or normal.startswith(f"{k}/") for k in KERNEL_PATHS):
+            raise SpecError(
+                f"spec.dataLoading.{name}",
+                "is in a kernel file system",
+                path,
+                allowed=f"a path outside {', '.join(KERNEL_PATHS)}",
+            )
     if posixpath.normpath(dl.input_path) == posixpath.normpath(dl.output_path):
         raise SpecError("spec.dataLoading.outputPath", "must differ from inputPath", dl.output_path)
     _check_choice("spec.dataLoading.format", dl.format, FORMATS)
@@ -441,6 +449,8 @@ def _validate(spec: TaskSpec) -> None:
     for n, env in enumerate(spec.env):
         if not isinstance(env.get("name"), str) or not env["name"]:
             raise SpecError(f"spec.env[{n}].name", "is required")
+    if spec.pod_template is not None:
+        podtemplate.check(spec.pod_template)
 
 
 def _check_image(image: str) -> None:

@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 
 from containertask.api import Attempt, Phase, SpecError, TaskSpec, TaskStatus
 from containertask.api.constants import TRACKING_FINALIZER
+from containertask.api.contract import outside_prefix
 from containertask.controller import conditions, naming, refusals
 from containertask.controller.clock import format_time, parse_time
 from containertask.controller.conditions import Condition, clip
@@ -521,6 +522,7 @@ def _judge(
         seen = observe(
             pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
         )
+        seen = _confined(seen, task, spec, current.number, policy)
         pending = elapsed - download_seconds(pod, now)
         if seen.state.is_final and seen.exit_code is None and not seen.disrupted:
             # A pod that can never start (InvalidImageName): stop it. One that ran stays, logs
@@ -595,6 +597,23 @@ def _judge(
     step.delete.extend(deletions)
     step.observation = seen
     return step
+
+
+def _confined(
+    seen: Observation, task: Task, spec: TaskSpec, attempt: int, policy: Policy
+) -> Observation:
+    """``seen``, failed (not retried) when the uploader's result names objects outside the
+    attempt's own prefix: those are never published."""
+    if seen.result is None:
+        return seen
+    location = spec.output_location or policy.output_location
+    prefix = naming.output_prefix(location, task.namespace, task.name, task.uid, attempt)
+    problem = outside_prefix(seen.result, prefix, spec.output_types)
+    if problem is None:
+        return seen
+    return replace(
+        seen, state=State.FAILED, reason="OutputsOutsidePrefix", message=problem, retryable=False
+    )
 
 
 def _retry_or_fail(

@@ -25,6 +25,7 @@ from containertask.api.constants import TRACKING_FINALIZER
 pytestmark = pytest.mark.integration
 
 AREA = [{"name": "area", "type": "float"}]
+LOCATION = "s3://b/runs"  # the operator's --output-location where a test needs one
 
 
 def real_uploader_report(root: Path, outputs: list[dict[str, str]], files: dict[str, str]) -> str:
@@ -255,9 +256,12 @@ def test_a_result_survives_the_deletion_of_its_finished_pod(
 ) -> None:
     """The pod finishes while the operator is down and is then deleted (as pod garbage
     collection would): the tracking finalizer keeps it, and its result, until it is recorded."""
-    first = start_operator()
-    report = UploadResult(ok=True, outputs={"area": 2.5}, outputs_uri="s3://b/o.pb").to_message()
-    tasks.create("kept", sim={"run-seconds": "4", "message.uploader": report}, outputs=AREA)
+    location = f"--output-location={LOCATION}"
+    first = start_operator(location)
+    tasks.create("kept", sim={"run-seconds": "6"}, outputs=AREA)
+    outputs_uri = tasks.attempt_prefix("kept", LOCATION) + "outputs.pb"
+    report = UploadResult(ok=True, outputs={"area": 2.5}, outputs_uri=outputs_uri).to_message()
+    tasks.annotate_pod("kept-1", {"message.uploader": report})
     tasks.wait_phase("kept", "Running")
     first.stop()
     deadline = time.monotonic() + 30
@@ -267,7 +271,7 @@ def test_a_result_survives_the_deletion_of_its_finished_pod(
     time.sleep(1.5)  # timestamps have whole seconds: the deletion comes after the exit
     tasks.core.delete_namespaced_pod("kept-1", tasks.namespace)
     assert tasks.core.read_namespaced_pod("kept-1", tasks.namespace).metadata.deletion_timestamp
-    start_operator()
+    start_operator(location)
     status = tasks.wait_phase("kept", "Succeeded")
     assert status["outputs"] == {"area": 2.5}
     assert [a["pod"] for a in status["attempts"]] == ["kept-1"]
