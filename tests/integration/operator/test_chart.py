@@ -84,6 +84,7 @@ def test_template_per_namespace_has_nothing_cluster_wide(cluster: localcluster.C
     ]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CONTAINERTASK_COPILOT_SECRET"] == "s3"
+    assert env["CONTAINERTASK_DISRUPTION_LIMIT"] == "5"
     assert env["CONTAINERTASK_COPILOT_IMAGE"] == "ghcr.io/containertask/containertask:0.1.0"
 
 

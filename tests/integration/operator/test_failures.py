@@ -76,6 +76,7 @@ def install_chart(cluster: localcluster.Cluster, namespace: str, *more: str) -> 
         f"--namespace={namespace}",
         "--skip-crds",
         f"--set=watchNamespaces={{{watched}}}",
+        "--set=aggregateToDefaultRoles=false",  # cluster-wide: other tests install their own
     )
 
 
