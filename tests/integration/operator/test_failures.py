@@ -21,6 +21,7 @@ from operatorkit import CHART, Operator, Tasks, helm, token_kubeconfig
 import localcluster
 from containertask.api import UploadResult
 from containertask.api.constants import TRACKING_FINALIZER
+from localcluster import kwok
 
 pytestmark = pytest.mark.integration
 
@@ -335,8 +336,9 @@ def lost_node(cluster: localcluster.Cluster, api_client: Any) -> Iterator[str]:
         "metadata": {
             "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": {"kubernetes.io/hostname": name, "type": "kwok"},
+            "labels": {"kubernetes.io/hostname": name, kwok.NODE_LABEL: "true"},
         },
+        "spec": {"taints": [kwok.TAINT]},
         "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "100"}},
     }
     core.create_node(node)
@@ -377,7 +379,7 @@ def test_a_pod_on_a_lost_node_gets_a_new_attempt(
     pod = tasks.core.read_namespaced_pod("stranded-1", tasks.namespace)
     assert pod.spec.node_name == lost_node
     lost = {"key": "containertask.io/lost", "effect": "NoExecute"}
-    tasks.core.patch_node(lost_node, {"spec": {"taints": [lost]}})
+    tasks.core.patch_node(lost_node, {"spec": {"taints": [kwok.TAINT, lost]}})
     status = tasks.wait("stranded", lambda s: len(s.get("attempts", [])) == 2, timeout=60)
     first = status["attempts"][0]
     assert (first["reason"], first.get("disrupted")) == ("DeletionByTaintManager", True)
