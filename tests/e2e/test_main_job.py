@@ -43,7 +43,8 @@ def test_ellipse_runs_in_a_real_container(
     assert run.logs() == logs
     cli = [sys.executable, "-m", "containertask.cli", "logs", run.name, "-n", run.namespace]
     cli += ["--kubeconfig", str(node_cluster.kubeconfig)]
-    assert subprocess.run(cli, check=True, capture_output=True, text=True).stdout == logs
+    printed = subprocess.run(cli, check=False, capture_output=True, text=True)
+    assert (printed.returncode, printed.stdout) == (0, logs), printed.stderr
 
 
 def test_task_pods_run_on_the_real_node_with_no_way_off_the_machine(

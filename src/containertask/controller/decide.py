@@ -314,7 +314,19 @@ def _alive(pods: Mapping[int, Mapping[str, Any]], grace: int) -> list[PodDeletio
         for _, pod in sorted(pods.items())
         if not (pod.get("metadata") or {}).get("deletionTimestamp")
         and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        and not _all_exited(pod)
     ]
+
+
+def _all_exited(pod: Mapping[str, Any]) -> bool:
+    """Every container has terminated: the kubelet posts the pod's final phase a moment (~1-2 s)
+    later. Such a pod runs nothing; deleting it would only take its logs away."""
+    status = pod.get("status") or {}
+    containers = [
+        *(status.get("initContainerStatuses") or ()),
+        *(status.get("containerStatuses") or ()),
+    ]
+    return bool(containers) and all("terminated" in (c.get("state") or {}) for c in containers)
 
 
 def _finish(

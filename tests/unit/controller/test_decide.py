@@ -486,6 +486,15 @@ def test_finished_task_stops_leftover_pods_only() -> None:
     assert d.delete == (PodDeletion("area-1", 5),)
 
 
+def test_finished_task_keeps_a_pod_whose_containers_all_exited() -> None:
+    """The kubelet posts phase Succeeded a moment after the uploader exits; the operator has the
+    result by then and must not delete the pod (and its logs) in between."""
+    done = {"phase": "Succeeded", "attempts": [{"number": 1, "pod": "area-1"}]}
+    exited = pod("Running", main=terminated(), uploader=uploaded(ok=True))
+    d = decide(task(done), {1: exited}, T0, POLICY)
+    assert d.delete == ()
+
+
 def test_invalid_spec_fails_without_a_pod() -> None:
     bad = task(dataLoading={"inputPath": "/data", "outputPath": "/data"})
     d = decide(bad, {}, T0, POLICY)
