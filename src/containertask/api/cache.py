@@ -20,6 +20,8 @@ def cache_key(spec: TaskSpec) -> str | None:
         return None
     whole = spec.to_dict()
     parts = {k: whole.get(k) for k in ("image", "command", "arguments", "inputs", "outputs")}
+    ignored = set(spec.cache_ignored_inputs)  # Flyte's Cache(ignored_inputs=...)
+    parts["inputs"] = [i for i in parts["inputs"] or () if i["name"] not in ignored]
     parts["inputsUri"] = spec.inputs_uri
     parts["cacheVersion"] = spec.cache_version
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))

@@ -178,6 +178,11 @@ class Client:
             "GET", f"/api/v1/namespaces/{namespace}/pods/{name}", priority=URGENT
         )
 
+    async def get_pod_template(self, namespace: str, name: str) -> Any:
+        return await self.request(
+            "GET", f"/api/v1/namespaces/{namespace}/podtemplates/{name}", priority=URGENT
+        )
+
     async def delete_pod(self, namespace: str, name: str, grace_seconds: int) -> None:
         """Delete ``name``; one already gone is not an error."""
         try:

@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
 from containertask.api.cache import cache_key
 from containertask.api.constants import LABEL_ATTEMPT
+from containertask.controller import naming
 from containertask.controller import pods as podbuilder
 from containertask.controller.decide import (
     CacheHit,
@@ -39,6 +40,7 @@ from containertask.controller.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 
 CONFLICT_RETRY_SECONDS: Final = 30.0
+SERIALIZE_POLL_SECONDS: Final = 5.0  # a task waiting for its identical twin looks again
 MAX_ERROR_DELAY: Final = 60.0
 
 PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
@@ -145,6 +147,30 @@ class Reconciler:
             return None
         return CacheHit(found[1], TaskStatus.from_dict(body.get("status")))
 
+    def _twin_running(self, uid: str, task: Task) -> bool:
+        """Whether ``task`` (not started, ``cacheSerialize``) has an identical task in its
+        namespace that is running now."""
+        spec = task.spec
+        if isinstance(spec, SpecError) or not spec.cache_serialize or task.status.get("attempts"):
+            return False
+        key = cache_key(spec)
+        for other_uid, body in self._tasks.items():
+            status = body.get("status") or {}
+            if (
+                other_uid == uid
+                or body["metadata"]["namespace"] != task.namespace
+                or not status.get("attempts")
+                or Phase(status.get("phase") or Phase.PENDING).is_terminal
+                or not (body.get("spec") or {}).get("cacheSerialize")
+            ):
+                continue
+            try:
+                if cache_key(TaskSpec.from_dict(body["spec"])) == key:
+                    return True
+            except SpecError:
+                continue
+        return False
+
     # --- scheduling ----------------------------------------------------------------------------
 
     def trigger(self, uid: str) -> None:
@@ -243,13 +269,11 @@ class Reconciler:
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None  # gone or going: garbage collection removes its pods
         task = self._task(body)
-        decision = decide(
-            task,
-            self._owned_pods(uid),
-            datetime.now(UTC),
-            self._policy,
-            self._cache_hit(task.namespace, task.spec, task.status),
-        )
+        hit = self._cache_hit(task.namespace, task.spec, task.status)
+        if hit is None and self._twin_running(uid, task):
+            # Cache(serialize=True): wait for the identical task, then reuse its outputs.
+            return SERIALIZE_POLL_SECONDS
+        decision = decide(task, self._owned_pods(uid), datetime.now(UTC), self._policy, hit)
         if decision.create is not None:
             assert isinstance(task.spec, TaskSpec)  # decide never creates a pod for a bad spec
             outcome = await self._create(body, task, task.spec, decision.create)
@@ -275,8 +299,21 @@ class Reconciler:
         self, body: Mapping[str, Any], task: Task, spec: TaskSpec, attempt: int
     ) -> Literal["created", "conflict", "rejected"]:
         owner = podbuilder.Owner(task.name, task.namespace, task.uid)
-        pod = podbuilder.build_pod(owner, spec, attempt, self._settings)
-        name = pod["metadata"]["name"]
+        name = naming.pod_name(task.name, attempt)
+        try:
+            named = await self._named_template(task.namespace, spec)
+        except ApiError as error:
+            if error.status != 404:
+                raise  # transient: retried with backoff
+            # The user named a PodTemplate that does not exist: fail the attempt, say which.
+            message = (
+                f"podTemplateName: PodTemplate {task.namespace}/{spec.pod_template_name} not found"
+            )
+            status = rejected(task, attempt, message, datetime.now(UTC))
+            if await self._write_status(body, task, Decision(status=status)):
+                self._post_later(body, Event("Warning", "PodRejected", f"pod {name}: {message}"))
+            return "rejected"
+        pod = podbuilder.build_pod(owner, spec, attempt, self._settings, named)
         try:
             await self._client.create_pod(pod)
         except ApiError as error:
@@ -300,6 +337,13 @@ class Reconciler:
         if self._metrics:
             self._metrics.pods_created.inc()
         return "created"
+
+    async def _named_template(self, namespace: str, spec: TaskSpec) -> dict[str, Any] | None:
+        """The ``template`` of the PodTemplate ``spec.podTemplateName`` names, if any."""
+        if not spec.pod_template_name:
+            return None
+        found = await self._client.get_pod_template(namespace, spec.pod_template_name)
+        return dict(found.get("template") or {})
 
     async def _write_status(self, body: Mapping[str, Any], task: Task, decision: Decision) -> bool:
         assert decision.status is not None

@@ -113,8 +113,8 @@ def task_template(
         ),
         container=tasks_pb2.Container(
             image=definition.image,
-            command=list(definition.command),
-            args=list(definition.arguments),
+            command=list(definition.entrypoint),
+            args=list(definition.container_args),
             resources=_resources(definition),
             env=plain_env,
             data_config=data_loading_config(definition.data_loading),

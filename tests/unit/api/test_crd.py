@@ -46,6 +46,16 @@ FULL_SPEC: dict[str, Any] = {
     "nodeSelector": {"pool": "batch"},
     "tolerations": [{"key": "batch", "operator": "Exists"}],
     "podTemplate": {"metadata": {"labels": {"team": "a"}}},
+    "podTemplateName": "gpu-pods",
+    "primaryContainerName": "primary",
+    "entrypoint": ["/bin/sh"],
+    "queue": "team-a",
+    "interruptible": True,
+    "accelerator": "nvidia-tesla-t4",
+    "sharedMemory": "1Gi",
+    "maxInlineIoBytes": 4096,
+    "cacheIgnoredInputs": ["n"],
+    "cacheSerialize": True,
     "cancel": True,
 }
 
