@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from localcluster.log import configure
-
 from localengine.engine import KINDS, Engine
 
 

@@ -24,7 +24,6 @@ from typing import Final
 from localcluster import processes
 from localcluster.config import Settings
 from localcluster.log import event
-
 from localengine import mkimage
 
 KINDS: Final = ("docker", "podman")
@@ -149,7 +148,7 @@ class Engine:
         try:
             for name in names:
                 image = mkimage.ALL[name]()
-                archive = self.directory / "images" / f"{name}.tar"
+                archive = self.directory / "images" / f"{name}-{_MKIMAGE_DIGEST}.tar"
                 if not archive.exists():
                     mkimage.write_archive(image, archive)
                 with archive.open("rb") as f:
@@ -158,6 +157,10 @@ class Engine:
         finally:
             client.close()
         return loaded
+
+
+# Archives are remade when the image writer changes.
+_MKIMAGE_DIGEST: Final = hashlib.sha256(Path(mkimage.__file__).read_bytes()).hexdigest()[:12]
 
 
 def _answers(host: str) -> bool:

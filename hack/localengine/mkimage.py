@@ -9,8 +9,11 @@ have one layer made of files from this machine:
 - ``PYTHON`` (``docker.io/library/python:3.11-slim``): the same, plus this machine's Python 3.11
   (the interpreter, the shared libraries it links and the standard library): what Flyte's Python
   examples need. A stand-in under the public name, so examples keep the name users write.
+- ``ghcr.io/flyteorg/rawcontainers-shell:v2`` and ``...-python:v2``: stand-ins for the images of
+  Flyte's raw-container examples: the above with ``/root/calculate-ellipse-area.sh`` (``.py``)
+  and ``/root`` as the working directory.
 
-Neither is ever pulled: tests load them into the engine (or containerd) by these names.
+None is ever pulled: tests load them into the engine (or containerd) by these names.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 BUSYBOX_TAG = "docker.io/library/busybox:1.36"
 PYTHON_TAG = "docker.io/library/python:3.11-slim"
@@ -41,6 +44,8 @@ class Image:
     files: tuple[tuple[str, str], ...]  # (path in the image, path on this machine)
     links: tuple[tuple[str, str], ...]  # (path in the image, target)
     cmd: tuple[str, ...]
+    scripts: tuple[tuple[str, str], ...] = ()  # (path in the image, content), executable
+    workdir: str = "/"
 
 
 def busybox_binary() -> str:
@@ -71,14 +76,21 @@ def python() -> Image:
     interpreter = Path("/usr/bin/python3.11")
     stdlib = Path("/usr/lib/python3.11")
     if not interpreter.is_file() or not stdlib.is_dir():
-        raise FileNotFoundError("Python 3.11 not found at /usr/bin/python3.11: apt-get install python3")
+        raise FileNotFoundError(
+            "Python 3.11 not found at /usr/bin/python3.11: apt-get install python3"
+        )
     files.append((str(interpreter).lstrip("/"), str(interpreter)))
     for library in _libraries(interpreter):
         files.append((library.lstrip("/"), str(Path(library).resolve())))
     for path in sorted(stdlib.rglob("*")):
         if path.is_file() and not _SKIP_STDLIB.search(str(path)):
             files.append((str(path).lstrip("/"), str(path)))
-    for name in ("usr/bin/python3", "usr/bin/python", "usr/local/bin/python", "usr/local/bin/python3"):
+    for name in (
+        "usr/bin/python3",
+        "usr/bin/python",
+        "usr/local/bin/python",
+        "usr/local/bin/python3",
+    ):
         links.append((name, "/usr/bin/python3.11"))
     return Image(PYTHON_TAG, tuple(files), tuple(links), ("python3",))
 
@@ -93,11 +105,8 @@ def _layer(image: Image) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs = {"tmp", "var", "var/inputs", "var/outputs", "etc", "root", "home"}
-        for path, _ in (*image.files, *image.links):
-            parent = os.path.dirname(path)
-            while parent:
-                dirs.add(parent)
-                parent = os.path.dirname(parent)
+        for path, _ in (*image.files, *image.links, *image.scripts):
+            dirs.update(str(p) for p in PurePosixPath(path).parents if str(p) != ".")
         for d in sorted(dirs):
             info = tarfile.TarInfo(d)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
@@ -113,8 +122,13 @@ def _layer(image: Image) -> bytes:
             info = tar.gettarinfo(source, arcname=path)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
-            with open(source, "rb") as f:
+            with Path(source).open("rb") as f:
                 tar.addfile(info, f)
+        for path, text in image.scripts:
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
         for path, target in image.links:
             info = tarfile.TarInfo(path)
             info.type, info.linkname, info.mode = tarfile.SYMTYPE, target, 0o777
@@ -130,7 +144,11 @@ def write_archive(image: Image, destination: Path) -> Path:
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Env": [f"PATH={_PATH}", "LANG=C.UTF-8"], "Cmd": list(image.cmd)},
+            "config": {
+                "Env": [f"PATH={_PATH}", "LANG=C.UTF-8"],
+                "Cmd": list(image.cmd),
+                "WorkingDir": image.workdir,
+            },
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
             "history": [{"created_by": "containertask hack/localengine/mkimage.py"}],
         },
@@ -155,4 +173,58 @@ def write_archive(image: Image, destination: Path) -> Path:
     return destination
 
 
-ALL = {"busybox": busybox, "python": python}
+# The ellipse area of Flyte's raw-container examples: area and metadata written to the output
+# directory given as the third argument.
+_ELLIPSE_SH = """#!/bin/sh
+# usage: calculate-ellipse-area.sh A B OUTPUT_DIR
+echo "4*a(1) * $1 * $2" | bc -l | tee "$3/area"
+echo "[from shell rawcontainer]" | tee "$3/metadata"
+"""
+_ELLIPSE_PY = """import math
+import sys
+
+
+def main(a: str, b: str, output_dir: str) -> None:
+    area = math.pi * float(a) * float(b)
+    for name, value in (("area", area), ("metadata", "[from python rawcontainer]")):
+        with open(f"{output_dir}/{name}", "w") as out:
+            out.write(str(value))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
+"""
+SHELL_EXAMPLE_TAG = "ghcr.io/flyteorg/rawcontainers-shell:v2"
+PYTHON_EXAMPLE_TAG = "ghcr.io/flyteorg/rawcontainers-python:v2"
+
+
+def shell_example() -> Image:
+    base = busybox()
+    return Image(
+        SHELL_EXAMPLE_TAG,
+        base.files,
+        base.links,
+        base.cmd,
+        (("root/calculate-ellipse-area.sh", _ELLIPSE_SH),),
+        "/root",
+    )
+
+
+def python_example() -> Image:
+    base = python()
+    return Image(
+        PYTHON_EXAMPLE_TAG,
+        base.files,
+        base.links,
+        base.cmd,
+        (("root/calculate-ellipse-area.py", _ELLIPSE_PY),),
+        "/root",
+    )
+
+
+ALL = {
+    "busybox": busybox,
+    "python": python,
+    "shell-example": shell_example,
+    "python-example": python_example,
+}

@@ -10,18 +10,19 @@ the output path, parses them strictly and stores file and directory outputs belo
 directory, which the returned ``File``/``Dir`` values point at.
 
 Settings: ``DOCKER_HOST`` (the engine), ``CONTAINERTASK_LOCAL_NETWORK`` (a network mode such as
-``none``; default: the engine's), ``CONTAINERTASK_LOCAL_DIR`` (where runs keep their data).
+``none``; default: the engine's), ``CONTAINERTASK_LOCAL_DIR`` (where runs keep their data),
+``CONTAINERTASK_LOCAL_PULL=never`` (use only images the engine has).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 import secrets
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 NETWORK_ENV: Final = "CONTAINERTASK_LOCAL_NETWORK"
 DIR_ENV: Final = "CONTAINERTASK_LOCAL_DIR"
+PULL_ENV: Final = "CONTAINERTASK_LOCAL_PULL"
 LOG_TAIL: Final = 20  # lines of the container's log quoted when it fails
 # Podman's runtime cannot raise these limits in an unprivileged setting: ask for what it allows.
 _PODMAN_ULIMITS: Final = (("nofile", 4096), ("nproc", 4096))
@@ -149,6 +151,7 @@ def _run(
 ) -> tuple[int, list[str]]:
     """Create, start and wait for the container; its exit code and the last lines of its log."""
     import docker
+    import requests  # the docker package's transport
 
     dl = spec.data_loading
     runtime = spec.runtime_values(output_prefix, run_id)
@@ -175,31 +178,36 @@ def _run(
             docker.types.Ulimit(name=name, soft=n, hard=n) for name, n in _PODMAN_ULIMITS
         ]
     container = client.containers.create(spec.image, **options)
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    follower = None
     try:
         container.start()
         if task.local_logs:
-            for line in _lines(container.logs(stream=True, follow=True)):
-                tail.append(line)
-                print(f"[{task.name}] {line}", file=sys.stderr, flush=True)
+            follower = threading.Thread(target=_follow, args=(container, task.name), daemon=True)
+            follower.start()
         try:
             status = container.wait(timeout=spec.timeout_seconds)
-        except Exception as e:  # requests' ReadTimeout: the engine did not answer in time
+        except requests.exceptions.RequestException:  # no exit within the task's timeout
             container.kill()
             raise LocalRunError(
                 f"ContainerTask {task.name!r} did not finish within {spec.timeout_seconds}s "
-                f"({type(e).__name__})",
+                "(its timeout); the container was killed",
                 None,
-                _tail(container, tail),
+                _tail(container),
             ) from None
-        return int(status["StatusCode"]), _tail(container, tail)
+        if follower is not None:
+            follower.join(timeout=10)
+        return int(status["StatusCode"]), _tail(container)
     finally:
         container.remove(force=True)
 
 
-def _tail(container: Any, seen: collections.deque[str]) -> list[str]:
-    if seen:
-        return list(seen)
+def _follow(container: Any, name: str) -> None:
+    """Print the container's log as it comes, line by line, on stderr (Flyte's local_logs)."""
+    for line in _lines(container.logs(stream=True, follow=True)):
+        print(f"[{name}] {line}", file=sys.stderr, flush=True)
+
+
+def _tail(container: Any) -> list[str]:
     text: str = container.logs(tail=LOG_TAIL).decode("utf-8", "replace")
     return text.splitlines()[-LOG_TAIL:]
 
@@ -216,11 +224,16 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
 
 
 def _ensure_image(client: Any, image: str) -> None:
+    """Pull ``image`` when the engine lacks it, unless ``CONTAINERTASK_LOCAL_PULL=never``."""
     import docker
 
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
+        if os.environ.get(PULL_ENV) == "never":
+            raise LocalExecutionUnavailableError(
+                f"image {image} is not in the local engine and {PULL_ENV}=never"
+            ) from None
         client.images.pull(image)
 
 
