@@ -54,11 +54,10 @@ def _args(description: str) -> dict[str, Any]:
         "items": {"type": "string", "maxLength": _MAX_ARG_LENGTH},
         "x-kubernetes-validations": [
             {
-                "rule": "self.all(a, a.findAll('\\\\{\\\\{').size() == a.findAll('"
-                + _TEMPLATE
-                + "').size() && a.findAll('\\\\}\\\\}').size() == a.findAll('"
-                + _TEMPLATE
-                + "').size())",
+                # Every "{{" and "}}" belongs to a template: each template holds one of each, so
+                # the two counts add up to twice the templates only if both equal them.
+                "rule": "self.all(a, a.findAll('\\\\{\\\\{').size() + "
+                "a.findAll('\\\\}\\\\}').size() == 2 * a.findAll('" + _TEMPLATE + "').size())",
                 "message": "malformed template: use {{.inputs.<name>}} with a declared input, "
                 "{{.input}}, {{.inputPrefix}}, {{.outputPrefix}}, {{.rawOutputDataPrefix}} or "
                 "{{.perRetryUniqueKey}}",
