@@ -143,6 +143,7 @@ class Engine:
         """Make the test images (cached under the engine's directory) and load them."""
         import docker
 
+        ensure_image_packages()
         client = docker.DockerClient(base_url=self.host)
         loaded = []
         try:
@@ -176,24 +177,36 @@ def _answers(host: str) -> bool:
         return False
 
 
+_SYSTEM_PATH: Final = "/usr/sbin:/usr/bin:/sbin:/bin"
+# What the test images are made of (mkimage): Debian's busybox and Python 3.11.
+IMAGE_PACKAGES: Final = {"/bin/busybox": "busybox-static", "/usr/bin/python3.11": "python3"}
+
+
 def _binary(kind: str) -> str:
     """The engine's binary, installed from Debian's packages when missing (CI starts bare)."""
     name = BINARIES[kind]
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
-    if found:
-        return found
-    event("engine.install", package=PACKAGES[kind])
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", PACKAGES[kind], "busybox-static"],
-        check=True,
-        env=env,
-    )
-    found = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    found = shutil.which(name) or shutil.which(name, path=_SYSTEM_PATH)
+    if not found:
+        _install([PACKAGES[kind]])
+        found = shutil.which(name, path=_SYSTEM_PATH)
     if not found:
         raise FileNotFoundError(f"{name} is still missing after installing {PACKAGES[kind]}")
     return found
+
+
+def ensure_image_packages() -> None:
+    missing = [package for path, package in IMAGE_PACKAGES.items() if not Path(path).exists()]
+    if missing:
+        _install(missing)
+
+
+def _install(packages: list[str]) -> None:
+    event("engine.install", packages=",".join(packages))
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True, env=env
+    )
 
 
 @contextmanager
