@@ -148,20 +148,26 @@ class Reconciler:
         return CacheHit(found[1], TaskStatus.from_dict(body.get("status")))
 
     def _twin_running(self, uid: str, task: Task) -> bool:
-        """Whether ``task`` (not started, ``cacheSerialize``) has an identical task in its
-        namespace that is running now."""
+        """Whether ``task`` (not started, ``cacheSerialize``) must wait for an identical task in
+        its namespace: one that is running, or one not started yet that came first (so two
+        created together do not both start)."""
         spec = task.spec
         if isinstance(spec, SpecError) or not spec.cache_serialize or task.status.get("attempts"):
             return False
         key = cache_key(spec)
+        mine = self._tasks[uid]["metadata"]
+        my_turn = (mine.get("creationTimestamp") or "", mine["name"])
         for other_uid, body in self._tasks.items():
-            status = body.get("status") or {}
+            status, meta = body.get("status") or {}, body["metadata"]
             if (
                 other_uid == uid
-                or body["metadata"]["namespace"] != task.namespace
-                or not status.get("attempts")
+                or meta["namespace"] != task.namespace
                 or Phase(status.get("phase") or Phase.PENDING).is_terminal
                 or not (body.get("spec") or {}).get("cacheSerialize")
+                or (
+                    not status.get("attempts")
+                    and (meta.get("creationTimestamp") or "", meta["name"]) > my_turn
+                )
             ):
                 continue
             try:
