@@ -217,3 +217,18 @@ def test_from_local_can_be_awaited_as_in_flyte() -> None:
         return await containertask.File.from_local("/tmp/x")
 
     assert asyncio.run(make()) == containertask.File("/tmp/x")
+
+
+def test_task_template_carries_flytes_fields() -> None:
+    template = task(
+        resources=Resources(gpu="T4:1", shm="auto"),
+        interruptible=True,
+        cache=Cache("auto", serialize=True, ignored_inputs="a"),
+        pod_template="gpu-pods",
+    ).to_task_template()
+    assert template.extended_resources.gpu_accelerator.device == "nvidia-tesla-t4"
+    assert template.extended_resources.shared_memory.mount_path == "/dev/shm"
+    metadata = template.metadata
+    assert metadata.interruptible and metadata.cache_serializable
+    assert list(metadata.cache_ignore_input_vars) == ["a"]
+    assert metadata.pod_template_name == "gpu-pods"
