@@ -137,7 +137,16 @@ class Engine:
         pid, binary = recorded
         processes.stop(self.kind, pid, binary, self.directory, timeout=30.0)
         self.pid_file.unlink(missing_ok=True)
+        self._unmount_storage()
         return True
+
+    def _unmount_storage(self) -> None:
+        """Podman's overlay storage mounts its own directory (a private bind mount) and leaves it
+        when the service stops; undo that, so nothing of ours stays mounted."""
+        mounts = Path("/proc/self/mounts").read_text().split("\n")
+        ours = [m.split()[1] for m in mounts if m and m.split()[1].startswith(str(self.directory))]
+        for mount_point in sorted(ours, reverse=True):
+            subprocess.run(["umount", mount_point], check=False)
 
     def load_images(self, names: tuple[str, ...] = tuple(mkimage.ALL)) -> list[str]:
         """Make the test images (cached under the engine's directory) and load them."""
