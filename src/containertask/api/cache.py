@@ -1,6 +1,7 @@
 """The cache key of a task: what makes two executions interchangeable.
 
-Two ContainerTasks with the same key (image, command, arguments, inputs, outputs, cacheVersion)
+Two ContainerTasks with the same key (image, entrypoint, command, arguments, inputs but those in
+cacheIgnoredInputs, outputs, cacheVersion)
 compute the same outputs, so the operator may answer the second from the first. The SDK uses the
 same function to predict a cache hit.
 """
@@ -19,7 +20,8 @@ def cache_key(spec: TaskSpec) -> str | None:
     if not spec.cache_version:
         return None
     whole = spec.to_dict()
-    parts = {k: whole.get(k) for k in ("image", "command", "arguments", "inputs", "outputs")}
+    keys = ("image", "entrypoint", "command", "arguments", "inputs", "outputs")
+    parts = {k: whole.get(k) for k in keys}
     ignored = set(spec.cache_ignored_inputs)  # Flyte's Cache(ignored_inputs=...)
     parts["inputs"] = [i for i in parts["inputs"] or () if i["name"] not in ignored]
     parts["inputsUri"] = spec.inputs_uri

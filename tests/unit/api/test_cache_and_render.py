@@ -110,12 +110,33 @@ def test_cache_key_is_none_without_cache_version() -> None:
         ),
         ({"outputs": [{"name": "out", "type": "int"}]}, False),
         ({"cacheVersion": "2"}, False),
+        ({"entrypoint": ["/bin/sh"]}, False),
     ],
-    ids=["retries", "timeout", "image", "command", "arguments", "inputs", "outputs", "version"],
+    ids=[
+        "retries",
+        "timeout",
+        "image",
+        "command",
+        "arguments",
+        "inputs",
+        "outputs",
+        "version",
+        "entrypoint",
+    ],
 )
 def test_cache_key_covers_what_decides_outputs(change: dict[str, Any], same: bool) -> None:
     base = cache_key(TaskSpec.from_dict(BASE))
     assert (cache_key(TaskSpec.from_dict({**BASE, **change})) == base) is same
+
+
+def test_ignored_inputs_are_left_out_of_the_cache_key() -> None:
+    ignoring = {**BASE, "cacheIgnoredInputs": ["n"]}
+    other_n = [{**BASE["inputs"][0]}, {"name": "n", "type": "list[int]", "value": [9]}]
+    base = cache_key(TaskSpec.from_dict(ignoring))
+    assert cache_key(TaskSpec.from_dict({**ignoring, "inputs": other_n})) == base
+    assert cache_key(TaskSpec.from_dict({**BASE, "inputs": other_n})) != cache_key(
+        TaskSpec.from_dict(BASE)
+    )
 
 
 def test_status_round_trips() -> None:
