@@ -88,7 +88,7 @@ def _unique_names(what: str) -> dict[str, Any]:
 
 def _name() -> dict[str, Any]:
     return _str(
-        "Name: a letter, then letters, digits or _; the file name in the data directories.",
+        "Name: a letter, then letters, digits, _, . or -; the file name in the data directories.",
         pattern=s.NAME_PATTERN,
         maxLength=63,
     )

@@ -82,7 +82,12 @@ def result(task: ContainerTask, local: LocalResult) -> Any:
 
 def execute(task: ContainerTask, spec: TaskSpec, client: Any = None) -> LocalResult:
     """Run ``spec`` (one execution of ``task``) in the local engine and return its outputs."""
-    engine = client or connect()
+    if client is None:
+        engine = connect()
+        try:
+            return execute(task, spec, engine)
+        finally:
+            engine.close()
     run_id = f"{_slug(task.short_name)}-{secrets.token_hex(4)}"
     directory = Path(os.environ.get(DIR_ENV) or Path(tempfile.gettempdir(), "containertask"))
     run_dir = directory / run_id
@@ -98,7 +103,7 @@ def execute(task: ContainerTask, spec: TaskSpec, client: Any = None) -> LocalRes
     )
     try:
         download(config, storage, root=inputs_dir)
-        exit_code, logs = _run(engine, task, spec, run_id, store.as_uri(), inputs_dir, outputs_dir)
+        exit_code, logs = _run(client, task, spec, run_id, store.as_uri(), inputs_dir, outputs_dir)
         if exit_code != 0:
             raise LocalRunError(
                 f"ContainerTask {task.name!r} exited with code {exit_code}", exit_code, logs

@@ -12,6 +12,7 @@ import math
 import os
 import posixpath
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -517,8 +518,6 @@ def spec_fields(options: Mapping[str, Any]) -> dict[str, Any]:
 def strings(value: Any, field: str) -> list[str]:
     """A command line: one string (split like a shell) or a list of strings; an item that is not
     a string is an error naming its index."""
-    import shlex
-
     if isinstance(value, str):
         return shlex.split(value)
     if isinstance(value, Path) or not isinstance(value, Sequence):
