@@ -31,3 +31,11 @@ ERROR_FILE: Final = "_ERROR"
 
 DEFAULT_INPUT_PATH: Final = "/var/inputs"
 DEFAULT_OUTPUT_PATH: Final = "/var/outputs"
+
+# Volumes of a task's pod: the data directories and the helpers' own /tmp.
+INPUTS_VOLUME: Final = "inputs"
+OUTPUTS_VOLUME: Final = "outputs"
+COPILOT_TMP_VOLUME: Final = "copilot-tmp"
+
+# Kernel file systems: never an input or output directory, never read as an output.
+KERNEL_PATHS: Final = ("/proc", "/sys", "/dev")

@@ -13,8 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from containertask.api import templating
-from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH, INPUTS_PB
+from containertask.api import podtemplate, templating
+from containertask.api.constants import (
+    DEFAULT_INPUT_PATH,
+    DEFAULT_OUTPUT_PATH,
+    INPUTS_PB,
+    KERNEL_PATHS,
+)
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json, to_json
@@ -146,6 +151,11 @@ class TaskSpec:
     def input_values(self) -> dict[str, Any]:
         """Inline values, files and directories as File/Directory of their URIs."""
         return {i.name: i.resolved_value for i in self.inputs}
+
+    @property
+    def primary_container(self) -> str:
+        """The podTemplate container merged into the main one (Flyte's primary_container_name)."""
+        return self.primary_container_name or DEFAULT_PRIMARY_CONTAINER
 
     @property
     def container_args(self) -> tuple[str, ...]:
@@ -437,6 +447,14 @@ def _validate(spec: TaskSpec) -> None:
     for name, path in (("inputPath", dl.input_path), ("outputPath", dl.output_path)):
         if not posixpath.isabs(path) or posixpath.normpath(path) == "/":
             raise SpecError(f"spec.dataLoading.{name}", "must be an absolute path below /", path)
+        normal = posixpath.normpath(path)
+        if any(normal == k or normal.startswith(f"{k}/") for k in KERNEL_PATHS):
+            raise SpecError(
+                f"spec.dataLoading.{name}",
+                "is in a kernel file system",
+                path,
+                allowed=f"a path outside {', '.join(KERNEL_PATHS)}",
+            )
     if posixpath.normpath(dl.input_path) == posixpath.normpath(dl.output_path):
         raise SpecError("spec.dataLoading.outputPath", "must differ from inputPath", dl.output_path)
     _check_choice("spec.dataLoading.format", dl.format, FORMATS)
@@ -475,6 +493,8 @@ def _validate(spec: TaskSpec) -> None:
     for n, env in enumerate(spec.env):
         if not isinstance(env.get("name"), str) or not env["name"]:
             raise SpecError(f"spec.env[{n}].name", "is required")
+    if spec.pod_template is not None:
+        podtemplate.check(spec.pod_template, primary=spec.primary_container)
 
 
 def _check_input_value(spec: TaskSpec, idx: int, i: Input) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from containertask.api import Attempt, Phase, SpecError, TaskSpec, TaskStatus
+from containertask.api.contract import outside_prefix
 from containertask.controller import conditions, naming
 from containertask.controller.clock import format_time, parse_time
 from containertask.controller.conditions import Condition, clip
@@ -71,6 +72,7 @@ class Policy:
     cancel_grace_seconds: int = 5
     # How long a just-created pod may be missing from the watch before it counts as deleted.
     visibility_grace_seconds: float = 30.0
+    output_location: str | None = None  # where outputs go when the spec says nowhere
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,7 @@ def _judge(
         seen = observe(
             pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
         )
+        seen = _confined(seen, task, spec, current.number, policy)
     pending_limit = spec.pending_timeout_seconds or policy.pending_timeout_seconds
     detail = f": {seen.reason}: {seen.message}" if seen.message else ""
     deadlines = (
@@ -398,6 +401,23 @@ def _judge(
     step.delete.extend(deletions)
     step.observation = seen
     return step
+
+
+def _confined(
+    seen: Observation, task: Task, spec: TaskSpec, attempt: int, policy: Policy
+) -> Observation:
+    """``seen``, failed (not retried) when the uploader's result names objects outside the
+    attempt's own prefix: those are never published."""
+    if seen.result is None:
+        return seen
+    location = spec.output_location or policy.output_location
+    prefix = naming.output_prefix(location, task.namespace, task.name, task.uid, attempt)
+    problem = outside_prefix(seen.result, prefix, spec.output_types)
+    if problem is None:
+        return seen
+    return replace(
+        seen, state=State.FAILED, reason="OutputsOutsidePrefix", message=problem, retryable=False
+    )
 
 
 def _retry_or_fail(

@@ -10,6 +10,11 @@ The uploader is listed first so that it is running before the main container sta
 grace period covers the upload, since the kubelet stops a native sidecar only after the main
 container has exited. Each injected container has its own small builder that returns None when the
 task does not need it.
+
+The helpers are the operator's alone: the task's podTemplate is laid under this pod, and
+:mod:`containertask.api.podtemplate` refuses templates that name a helper, its volumes or an extra
+regular container, so nothing of the template reaches the helpers. A pod whose task names no
+service account gets no API token.
 """
 
 from __future__ import annotations
@@ -22,27 +27,27 @@ from typing import Any, Final
 from containertask.api import API_VERSION, KIND, CopilotConfig, TaskSpec
 from containertask.api.constants import (
     COPILOT_CONFIG_ENV,
+    COPILOT_TMP_VOLUME,
     DOWNLOADER_CONTAINER,
+    INPUTS_VOLUME,
     LABEL_ATTEMPT,
     LABEL_MANAGED_BY,
     LABEL_TASK,
     MAIN_CONTAINER,
+    OUTPUTS_VOLUME,
     UPLOADER_CONTAINER,
 )
-from containertask.api.spec import DEFAULT_PRIMARY_CONTAINER, SHARED_MEMORY_AUTO
+from containertask.api.spec import SHARED_MEMORY_AUTO
 from containertask.api.templating import RuntimeValues
 from containertask.controller import naming
 from containertask.controller.settings import OperatorSettings
 
-INPUTS_VOLUME: Final = "inputs"
-OUTPUTS_VOLUME: Final = "outputs"
-TMP_VOLUME: Final = "copilot-tmp"
-SHM_VOLUME: Final = "shm"
-SHM_PATH: Final = "/dev/shm"
-QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"  # Kueue admits pods of this LocalQueue
 HELPER_USER: Final = 65532  # the "nonroot" user of distroless-style images
 GRACE_MARGIN_SECONDS: Final = 10  # for the uploader to start and report, beyond the upload itself
 TERMINATION_LOG: Final = "/dev/termination-log"
+SHM_VOLUME: Final = "shm"
+SHM_PATH: Final = "/dev/shm"
+QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"  # Kueue admits pods of this LocalQueue
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,8 @@ def build_pod(
     named_template: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The pod of ``attempt`` (1-based) of the task ``owner``. ``named_template`` is the
-    ``template`` of the Kubernetes PodTemplate named by ``spec.podTemplateName``; the task's own
-    ``podTemplate`` is laid over it."""
+    ``template`` of the Kubernetes PodTemplate named by ``spec.podTemplateName`` (checked like the
+    task's own); the task's ``podTemplate`` is laid over it."""
     copilot = copilot_config(owner, spec, attempt, settings)
     config = copilot.to_json()
     runtime = spec.runtime_values(copilot.output_prefix or "", naming.pod_name(owner.name, attempt))
@@ -113,15 +118,19 @@ def build_pod(
         "volumes": [
             {"name": INPUTS_VOLUME, "emptyDir": {}},
             {"name": OUTPUTS_VOLUME, "emptyDir": {}},
-            {"name": TMP_VOLUME, "emptyDir": {}},
+            {"name": COPILOT_TMP_VOLUME, "emptyDir": {}},
             *_shared_memory_volume(spec),
         ],
     }
-    if spec.service_account_name:
-        pod_spec["serviceAccountName"] = spec.service_account_name
-    _schedule(pod_spec, spec, settings)
     template = _template(spec, named_template)
     template_meta = template.get("metadata") or {}
+    template_spec = template.get("spec") or {}
+    if spec.service_account_name:
+        pod_spec["serviceAccountName"] = spec.service_account_name
+    elif not template_spec.get("serviceAccountName"):
+        # No account named: the pod runs as the namespace's default account, without its token.
+        pod_spec["automountServiceAccountToken"] = False
+    _schedule(pod_spec, spec, settings)
     labels = {
         LABEL_TASK: naming.label_value(owner.name),
         LABEL_ATTEMPT: str(attempt),
@@ -139,7 +148,7 @@ def build_pod(
             "annotations": dict(template_meta.get("annotations") or {}),
             "ownerReferences": [owner.reference()],
         },
-        "spec": overlay(template.get("spec") or {}, pod_spec),
+        "spec": overlay(template_spec, pod_spec),
     }
 
 
@@ -174,9 +183,8 @@ def _template(spec: TaskSpec, named: Mapping[str, Any] | None) -> dict[str, Any]
     template: dict[str, Any] = overlay(
         copy.deepcopy(dict(named or {})), copy.deepcopy(dict(spec.pod_template or {}))
     )
-    primary = spec.primary_container_name or DEFAULT_PRIMARY_CONTAINER
     for container in (template.get("spec") or {}).get("containers") or ():
-        if isinstance(container, dict) and container.get("name") == primary:
+        if isinstance(container, dict) and container.get("name") == spec.primary_container:
             container["name"] = MAIN_CONTAINER
     return template
 
@@ -267,7 +275,7 @@ def _helper(
         ],
         "volumeMounts": [
             {"name": volume, "mountPath": path},
-            {"name": TMP_VOLUME, "mountPath": "/tmp"},
+            {"name": COPILOT_TMP_VOLUME, "mountPath": "/tmp"},
         ],
         "resources": settings.helper_resources.to_dict(),
         "securityContext": {

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
+from containertask.api import Phase, SpecError, TaskSpec, TaskStatus, podtemplate
 from containertask.api.cache import cache_key
 from containertask.api.constants import LABEL_ATTEMPT
 from containertask.controller import naming
@@ -71,7 +71,11 @@ class Reconciler:
         self._settings = settings
         self._pods = pods
         self._metrics = metrics
-        self._policy = Policy(settings.pending_timeout_seconds, settings.cancel_grace_seconds)
+        self._policy = Policy(
+            settings.pending_timeout_seconds,
+            settings.cancel_grace_seconds,
+            output_location=settings.output_location,
+        )
         self._tasks: dict[str, dict[str, Any]] = {}
         self._phases: Counter[str] = Counter()
         self._cache: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, key) -> (uid, name)
@@ -308,12 +312,15 @@ class Reconciler:
         name = naming.pod_name(task.name, attempt)
         try:
             named = await self._named_template(task.namespace, spec)
-        except ApiError as error:
-            if error.status != 404:
+        except (ApiError, SpecError) as error:
+            if isinstance(error, ApiError) and error.status != 404:
                 raise  # transient: retried with backoff
-            # The user named a PodTemplate that does not exist: fail the attempt, say which.
+            # The user named a PodTemplate that does not exist or reaches for the operator's
+            # helpers: fail the attempt, saying which and why (bad input: no retry helps).
             message = (
                 f"podTemplateName: PodTemplate {task.namespace}/{spec.pod_template_name} not found"
+                if isinstance(error, ApiError)
+                else str(error)
             )
             status = rejected(task, attempt, message, datetime.now(UTC))
             if await self._write_status(body, task, Decision(status=status)):
@@ -345,11 +352,18 @@ class Reconciler:
         return "created"
 
     async def _named_template(self, namespace: str, spec: TaskSpec) -> dict[str, Any] | None:
-        """The ``template`` of the PodTemplate ``spec.podTemplateName`` names, if any."""
+        """The ``template`` of the PodTemplate ``spec.podTemplateName`` names, if any, held to
+        the same rules as the task's own podTemplate."""
         if not spec.pod_template_name:
             return None
         found = await self._client.get_pod_template(namespace, spec.pod_template_name)
-        return dict(found.get("template") or {})
+        template = dict(found.get("template") or {})
+        podtemplate.check(
+            template,
+            primary=spec.primary_container,
+            where=f"PodTemplate {namespace}/{spec.pod_template_name}",
+        )
+        return template
 
     async def _write_status(self, body: Mapping[str, Any], task: Task, decision: Decision) -> bool:
         assert decision.status is not None

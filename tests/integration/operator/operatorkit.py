@@ -16,6 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from containertask.api import GROUP, PLURAL, VERSION
+from containertask.controller import naming
 
 SIM = "sim.containertask.io"
 ROOT = Path(__file__).resolve().parents[3]
@@ -155,6 +156,24 @@ class Tasks:
 
     def wait_phase(self, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
         return self.wait(name, lambda s: s.get("phase") == phase, timeout)
+
+    def attempt_prefix(self, name: str, location: str, attempt: int = 1) -> str:
+        """Where attempt ``attempt`` of task ``name`` writes its outputs, by the operator's rule."""
+        uid = self.get(name)["metadata"]["uid"]
+        return str(naming.output_prefix(location, self.namespace, name, uid, attempt))
+
+    def annotate_pod(self, pod: str, sim: dict[str, str], timeout: float = 30) -> None:
+        """Set kwok outcome annotations on a pod once it exists (before it completes: give the
+        task a ``run-seconds``)."""
+        deadline = time.monotonic() + timeout
+        while pod not in self.pod_names():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pod {pod} not created in {timeout}s")
+            time.sleep(0.1)
+        annotations = {f"{SIM}/{k}": v for k, v in sim.items()}
+        self.core.patch_namespaced_pod(
+            pod, self.namespace, {"metadata": {"annotations": annotations}}
+        )
 
     def pods(self) -> list[Any]:
         return list(self.core.list_namespaced_pod(self.namespace).items)

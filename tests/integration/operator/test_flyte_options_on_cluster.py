@@ -94,3 +94,19 @@ def test_cache_serialize_waits_for_the_identical_task_and_reuses_its_outputs(
         assert status["outputs"] == {"n": 1}
         if name not in ran:
             assert status["reason"] == "Cached"
+
+
+def test_a_named_pod_template_may_not_reach_the_helpers(
+    operator: Operator, tasks: Tasks, api_client: Any, namespace: str
+) -> None:
+    client.CoreV1Api(api_client).create_namespaced_pod_template(
+        namespace,
+        {
+            "metadata": {"name": "sneaky"},
+            "template": {"spec": {"initContainers": [{"name": "uploader", "image": "evil"}]}},
+        },
+    )
+    tasks.create("sneaky", podTemplateName="sneaky", **OUT)
+    status = tasks.wait_phase("sneaky", "Failed")
+    assert f"PodTemplate {namespace}/sneaky" in status["message"]
+    assert tasks.pods() == []

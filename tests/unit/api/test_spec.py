@@ -111,6 +111,12 @@ BAD = [
         with_(dataLoading={"inputPath": "/d", "outputPath": "/d/"}),
         "spec.dataLoading.outputPath",
     ),
+    (
+        "output-in-proc",
+        with_(dataLoading={"outputPath": "/proc/self"}),
+        "spec.dataLoading.outputPath",
+    ),
+    ("input-in-dev", with_(dataLoading={"inputPath": "/dev"}), "spec.dataLoading.inputPath"),
     ("values-and-inputs-uri", with_(inputsUri="s3://b/inputs.pb"), "spec.inputs[0]"),
     ("env-without-name", with_(env=[{"value": "x"}]), "spec.env[0].name"),
     ("command-not-list", with_(command="echo hi"), "spec.command"),

@@ -27,13 +27,19 @@ from containertask.controller.decide import (
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-POLICY = Policy(pending_timeout_seconds=300, cancel_grace_seconds=5, visibility_grace_seconds=30)
+POLICY = Policy(
+    pending_timeout_seconds=300,
+    cancel_grace_seconds=5,
+    visibility_grace_seconds=30,
+    output_location="s3://b/o",
+)
+PREFIX = "s3://b/o/ns/area/uid-1/attempt-1/"  # the output prefix of attempt 1
 SPEC: dict[str, Any] = {
     "image": "shell:1",
     "outputs": [{"name": "area", "type": "float"}],
     "retries": {"limit": 2, "backoff": {"initialSeconds": 5, "factor": 2, "maxSeconds": 300}},
 }
-OK = uploaded(ok=True, outputs={"area": 12.5}, outputs_uri="s3://b/o/outputs.pb")
+OK = uploaded(ok=True, outputs={"area": 12.5}, outputs_uri=f"{PREFIX}outputs.pb")
 
 
 def task(status: dict[str, Any] | None = None, **changes: Any) -> Task:
@@ -192,11 +198,60 @@ def test_success_publishes_outputs() -> None:
     assert d.status is not None
     assert d.status["phase"] == "Succeeded"
     assert d.status["outputs"] == {"area": 12.5}
-    assert d.status["outputsUri"] == "s3://b/o/outputs.pb"
+    assert d.status["outputsUri"] == f"{PREFIX}outputs.pb"
     assert d.status["attempts"][0]["exitCode"] == 0
     assert condition(d.status, "Succeeded")["status"] == "True"
     assert Event("Normal", "Succeeded", "attempt 1 succeeded") in d.events
     assert d.requeue_after is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "result"),
+    [
+        ({}, {"outputs_uri": "s3://b/o/other-ns/t/uid-9/attempt-1/outputs.pb"}),
+        ({}, {"outputs_uri": "s3://b/o/ns/area/uid-1/attempt-2/outputs.pb"}),
+        ({}, {"outputs_uri": f"{PREFIX}../../../../other-ns/t/outputs.pb"}),
+        ({}, {"outputs_uri": "s3://b/o/ns/area/uid-1/attempt-1-evil/outputs.pb"}),
+        (
+            {"outputs": [{"name": "report", "type": "file"}]},
+            {"outputs": {"report": "s3://b/o/other-ns/t/uid-9/attempt-1/report"}},
+        ),
+        (
+            {"outputs": [{"name": "parts", "type": "dict[str, list[file]]"}]},
+            {"outputs": {"parts": {"a": [f"{PREFIX}ok", "s3://elsewhere/x"]}}},
+        ),
+        ({"outputLocation": "s3://mine/"}, {"outputs_uri": f"{PREFIX}outputs.pb"}),
+    ],
+    ids=[
+        "other-namespace",
+        "other-attempt",
+        "dot-dot",
+        "sibling-prefix",
+        "inline-file",
+        "nested-inline-file",
+        "spec-location-wins",
+    ],
+)
+def test_outputs_outside_the_attempts_prefix_are_never_published(
+    spec: dict[str, Any], result: dict[str, Any]
+) -> None:
+    upload = uploaded(ok=True, **{"outputs": {"area": 1.0}, **result})
+    _, d = step(started(**spec), {1: pod("Succeeded", main=terminated(0), uploader=upload)}, 3)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "OutputsOutsidePrefix")
+    assert "outside the attempt's prefix" in d.status["message"]
+    assert "outputs" not in d.status and "outputsUri" not in d.status
+    assert d.create is None  # not retried
+
+
+def test_blob_outputs_under_the_attempts_prefix_are_published() -> None:
+    upload = uploaded(
+        ok=True, outputs={"report": f"{PREFIX}report"}, outputs_uri=f"{PREFIX}outputs.pb"
+    )
+    t = started(outputs=[{"name": "report", "type": "file"}])
+    _, d = step(t, {1: pod("Succeeded", main=terminated(0), uploader=upload)}, 3)
+    assert d.status is not None and d.status["phase"] == "Succeeded"
+    assert d.status["outputs"] == {"report": f"{PREFIX}report"}
 
 
 def test_failed_attempt_outputs_are_never_published() -> None:
@@ -388,7 +443,9 @@ def test_status_stays_small_with_many_outputs_and_attempts() -> None:
         body = pod("Failed", name=f"area-{n}", main=main, uploader=uploaded(end, ok=True))
         t, d = step(t, {n: body}, 10 * n)
         assert d.create == n + 1  # no backoff: the next attempt starts at once
-    upload = uploaded(ok=True, outputs=outputs, outputs_uri="s3://b/o.pb")
+    upload = uploaded(
+        ok=True, outputs=outputs, outputs_uri="s3://b/o/ns/area/uid-1/attempt-11/outputs.pb"
+    )
     t, _ = step(t, {11: pod("Succeeded", name="area-11", main=terminated(0), uploader=upload)}, 120)
     assert t.status["phase"] == "Succeeded"
     assert len(t.status["attempts"]) == 11
