@@ -103,7 +103,12 @@ def test_a_named_pod_template_may_not_reach_the_helpers(
         namespace,
         {
             "metadata": {"name": "sneaky"},
-            "template": {"spec": {"initContainers": [{"name": "uploader", "image": "evil"}]}},
+            "template": {
+                "spec": {
+                    "containers": [{"name": "primary", "image": "x"}],
+                    "initContainers": [{"name": "uploader", "image": "evil"}],
+                }
+            },
         },
     )
     tasks.create("sneaky", podTemplateName="sneaky", **OUT)
