@@ -317,8 +317,17 @@ def run(task: ContainerTask, *args: Any, mode: Literal["local"], **inputs: Any) 
 
 def run(task: ContainerTask, *args: Any, mode: str = "remote", **inputs: Any) -> Run | LocalRun:
     """Submit ``task`` with these inputs to the current kubeconfig's cluster (see :class:`Run`),
-    or with ``mode="local"`` run it in the local container engine."""
-    return RunContext(mode=mode).run(task, *args, **inputs)
+    or with ``mode="local"`` run it in the local container engine. A task with an input named
+    ``mode`` gets ``mode=`` as that input (choose the mode with ``with_runcontext`` then)."""
+    return _context(task, mode, inputs).run(task, *args, **inputs)
+
+
+def _context(task: ContainerTask, mode: str, inputs: dict[str, Any]) -> RunContext:
+    if "mode" in task.input_types:
+        if mode != "remote":
+            inputs["mode"] = mode
+        return RunContext()
+    return RunContext(mode=mode)
 
 
 @overload
@@ -336,4 +345,4 @@ async def arun(
 async def arun(
     task: ContainerTask, *args: Any, mode: str = "remote", **inputs: Any
 ) -> Run | LocalRun:
-    return await RunContext(mode=mode).arun(task, *args, **inputs)
+    return await _context(task, mode, inputs).arun(task, *args, **inputs)
