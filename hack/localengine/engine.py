@@ -10,7 +10,6 @@ started (pid file + binary + run dir on the command line) are ever stopped.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -21,14 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from localcluster import processes
+from localcluster import archive, packages, processes
 from localcluster.config import Settings
 from localcluster.log import event
 from localengine import mkimage
 
 KINDS: Final = ("docker", "podman")
-PACKAGES: Final = {"docker": "docker.io", "podman": "podman"}
 BINARIES: Final = {"docker": "dockerd", "podman": "podman"}
+# Debian 12 versions these tests ran with (see localcluster.packages for how pins are treated).
+ENGINE_PACKAGES: Final = {
+    "docker": {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"},
+    "podman": {"podman": packages.IMAGES["podman"]},
+}
+# What the test images are made of (mkimage): Debian's busybox and Python 3.11.
+IMAGE_PACKAGES: Final = {
+    "busybox-static": packages.IMAGES["busybox-static"],
+    "python3": "3.11.2-1+b1",
+}
 _PODMAN_CONF: Final = """[containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 netns = "none"
@@ -60,6 +68,10 @@ class Engine:
         return f"unix://{self.socket}"
 
     @property
+    def log(self) -> Path:
+        return self.directory / "engine.log"
+
+    @property
     def pid_file(self) -> Path:
         return self.directory / "engine.pid"
 
@@ -77,7 +89,7 @@ class Engine:
         d = self.directory
         if self.kind == "docker":
             return [
-                _binary("docker"),
+                _binary("docker", self.log),
                 f"--data-root={d}/data",
                 f"--exec-root={d}/exec",
                 f"--pidfile={d}/dockerd.pid",
@@ -90,7 +102,7 @@ class Engine:
                 "--storage-driver=overlay2",
             ]
         return [
-            _binary("podman"),
+            _binary("podman", self.log),
             f"--root={d}/store/root",
             f"--runroot={self.runroot}",
             f"--tmpdir={d}/store/tmp",
@@ -152,7 +164,7 @@ class Engine:
         """Make the test images (cached under the engine's directory) and load them."""
         import docker
 
-        ensure_image_packages()
+        packages.ensure(IMAGE_PACKAGES, self.log)
         client = docker.DockerClient(base_url=self.host)
         loaded = []
         try:
@@ -170,7 +182,9 @@ class Engine:
 
 
 # Archives are remade when the image writer changes.
-_MKIMAGE_DIGEST: Final = hashlib.sha256(Path(mkimage.__file__).read_bytes()).hexdigest()[:12]
+_MKIMAGE_DIGEST: Final = hashlib.sha256(
+    Path(mkimage.__file__).read_bytes() + Path(archive.__file__).read_bytes()
+).hexdigest()[:12]
 
 
 def _answers(host: str) -> bool:
@@ -186,36 +200,13 @@ def _answers(host: str) -> bool:
         return False
 
 
-_SYSTEM_PATH: Final = "/usr/sbin:/usr/bin:/sbin:/bin"
-# What the test images are made of (mkimage): Debian's busybox and Python 3.11.
-IMAGE_PACKAGES: Final = {"/bin/busybox": "busybox-static", "/usr/bin/python3.11": "python3"}
-
-
-def _binary(kind: str) -> str:
+def _binary(kind: str, log: Path) -> str:
     """The engine's binary, installed from Debian's packages when missing (CI starts bare)."""
-    name = BINARIES[kind]
-    found = shutil.which(name) or shutil.which(name, path=_SYSTEM_PATH)
+    packages.ensure(ENGINE_PACKAGES[kind], log)
+    found = shutil.which(BINARIES[kind], path="/usr/sbin:/usr/bin:/sbin:/bin")
     if not found:
-        _install([PACKAGES[kind]])
-        found = shutil.which(name, path=_SYSTEM_PATH)
-    if not found:
-        raise FileNotFoundError(f"{name} is still missing after installing {PACKAGES[kind]}")
+        raise FileNotFoundError(f"{BINARIES[kind]} is missing after installing its package")
     return found
-
-
-def ensure_image_packages() -> None:
-    missing = [package for path, package in IMAGE_PACKAGES.items() if not Path(path).exists()]
-    if missing:
-        _install(missing)
-
-
-def _install(packages: list[str]) -> None:
-    event("engine.install", packages=",".join(packages))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True, env=env
-    )
 
 
 @contextmanager

@@ -9,6 +9,7 @@ reconciler can tell "already exists" and "conflict" from transient failures.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import socket
@@ -44,10 +45,22 @@ class ApiError(Exception):
 
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
     """In-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config); kopf and
-    this client use the same identity."""
-    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
+    this client use the same identity.
+
+    In a pod, the apiserver is the address the kubelet puts in ``KUBERNETES_SERVICE_HOST/PORT``
+    (as client-go's in-cluster config does), not kopf's ``kubernetes.default.svc``: that name
+    needs cluster DNS, which not every cluster runs."""
+    account = kopf.login_with_service_account(settings=settings)
+    if account is None:
+        return kopf.login_with_kubeconfig(settings=settings)
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
     )
+    if not host or not port:
+        return account
+    host = f"[{host}]" if ":" in host else host
+    return dataclasses.replace(account, server=f"https://{host}:{port}")
 
 
 def _file_of(path: Any, data: Any, directory: str, name: str) -> str | None:

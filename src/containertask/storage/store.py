@@ -206,7 +206,7 @@ class Storage:
         if loc.scheme == "s3":
             client: ClientConfig = {}
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-            if endpoint and _is_loopback_http(endpoint):
+            if endpoint and _allows_http(endpoint, os.environ.get("AWS_ALLOW_HTTP")):
                 client["allow_http"] = True
             config: S3Config = {"endpoint": endpoint} if endpoint else {}
             return S3Store(loc.bucket, config=config, client_options=client, retry_config=retry)
@@ -416,9 +416,13 @@ def _walk(root: Path) -> builtins.list[Path]:
     return sorted(files)
 
 
-def _is_loopback_http(endpoint: str) -> bool:
+def _allows_http(endpoint: str, allow_http: str | None) -> bool:
+    """Plain http to ``endpoint``: on loopback, or anywhere when ``AWS_ALLOW_HTTP`` is true (a
+    pod reaching a local MinIO through its node, say)."""
     parsed = urlparse(endpoint)
-    return parsed.scheme == "http" and (parsed.hostname or "") in _LOOPBACK
+    if parsed.scheme != "http":
+        return False
+    return (parsed.hostname or "") in _LOOPBACK or (allow_http or "").lower() == "true"
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
-"""Helpers for operator tests: the operator as a subprocess, and ContainerTasks whose pods'
-outcomes come from kwok's ``sim.containertask.io/*`` annotations."""
+"""Helpers for operator tests: the operator as a subprocess, and ContainerTasks whose pods run on
+kwok nodes, their outcomes from kwok's ``sim.containertask.io/*`` annotations."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from kubernetes import client
 
 from containertask.api import GROUP, PLURAL, VERSION
 from containertask.controller import naming
+from localcluster import kwok
 
 SIM = "sim.containertask.io"
 ROOT = Path(__file__).resolve().parents[3]
@@ -106,11 +107,13 @@ class Tasks:
         self.core = client.CoreV1Api(api_client)
 
     def create(self, name: str, sim: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-        """A task running ``busybox`` with kwok outcome annotations ``sim`` (keys without the
-        ``sim.containertask.io/`` prefix)."""
+        """A task running ``busybox`` on a kwok node, with kwok outcome annotations ``sim`` (keys
+        without the ``sim.containertask.io/`` prefix)."""
         body_spec: dict[str, Any] = {"image": "busybox:1", "command": ["true"], **spec}
+        template = dict(body_spec.get("podTemplate") or {})
+        template["spec"] = kwok.on_kwok(template.get("spec") or {})
+        body_spec["podTemplate"] = template
         if sim:
-            template = body_spec.setdefault("podTemplate", {})
             annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
             annotations.update({f"{SIM}/{k}": v for k, v in sim.items()})
         body = {
