@@ -24,17 +24,22 @@ from examples.flyte.dir_io import shout_files
 from examples.flyte.ellipse_python import calculate_ellipse_area_python
 from examples.flyte.ellipse_shell import calculate_ellipse_area_shell
 from examples.flyte.greeting import greeting_task
+from localcluster import kwok
 
 pytestmark = pytest.mark.integration
 
 AREA = math.pi * 3 * 4
 
 
-def simulated(task: ContainerTask, outputs: dict[str, Any]) -> ContainerTask:
-    """``task`` with kwok's outcome: the uploader reports ``outputs`` (kwok runs no container)."""
-    message = UploadResult(ok=True, outputs=outputs).to_message()
-    annotations = {"sim.containertask.io/message.uploader": message}
-    return task.override(pod_template=PodTemplate(annotations=annotations))
+def on_kwok(task: ContainerTask, outputs: dict[str, Any] | None = None) -> ContainerTask:
+    """``task`` placed on a kwok node; with ``outputs``, kwok's outcome is that the uploader
+    reports them (kwok runs no container)."""
+    annotations = {}
+    if outputs is not None:
+        message = UploadResult(ok=True, outputs=outputs).to_message()
+        annotations["sim.containertask.io/message.uploader"] = message
+    template = PodTemplate(pod_spec=kwok.on_kwok({}), annotations=annotations)
+    return task.override(pod_template=template)
 
 
 @pytest.fixture
@@ -101,7 +106,7 @@ def test_example_runs_with_its_pod_rendered_as_flyte_does(
     expected: dict[str, Any],
 ) -> None:
     inputs = {"name": "3"} if "name" in task.input_types else {"a": 3, "b": 4}
-    run = submit(simulated(task, outputs), **inputs)
+    run = submit(on_kwok(task, outputs), **inputs)
     run.wait(timeout=60)
     assert run.outputs() == expected
     main, _ = main_and_config(tasks)
@@ -116,7 +121,7 @@ def test_code_runner_uploads_the_local_script_and_the_downloader_stages_it(
     script = tmp_path / "add.py"
     script.write_text("import sys\nprint(int(sys.argv[1]) + int(sys.argv[2]))\n")
     run = submit(
-        simulated(python_code_runner, {"result": 7}),
+        on_kwok(python_code_runner, {"result": 7}),
         **{"script.py": File.from_local(script), "a": 3, "b": 4},
     )
     assert run.wait(timeout=60) and run.outputs() == {"result": 7}
@@ -140,7 +145,7 @@ def test_dir_input_is_uploaded_and_the_pod_mounts_the_data_dirs(
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("hello")
-    run = submit(shout_files, docs=Dir.from_local(docs))
+    run = submit(on_kwok(shout_files), docs=Dir.from_local(docs))
     tasks.wait(run.name, lambda status: bool(status.get("attempts")), timeout=60)
     main, config = main_and_config(tasks)
     uri = {i.name: i.uri for i in config.inputs}["docs"]

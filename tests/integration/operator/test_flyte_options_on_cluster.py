@@ -11,6 +11,7 @@ from kubernetes import client
 from operatorkit import Operator, Tasks
 
 from containertask.api import UploadResult
+from localcluster import kwok
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,11 @@ def test_queue_interruptible_and_accelerator_shape_the_pod(
     )  # kwok has no GPU nodes: the pod stays Pending
     (pod,) = tasks.pods()
     assert pod.metadata.labels["kueue.x-k8s.io/queue-name"] == "team-a"
-    assert pod.spec.node_selector == {"example.com/gpu": "nvidia-tesla-t4", "type": "kwok"}
+    assert pod.spec.node_selector == {
+        "example.com/gpu": "nvidia-tesla-t4",
+        "type": "kwok",
+        **kwok.PLACEMENT["nodeSelector"],
+    }
     assert {(t.key, t.value) for t in pod.spec.tolerations} >= {
         ("example.com/gpu", "nvidia-tesla-t4"),
         ("spot", None),
