@@ -20,6 +20,9 @@ UPLOADER_CONTAINER: Final = "uploader"
 LABEL_TASK: Final = f"{GROUP}/task"
 LABEL_ATTEMPT: Final = f"{GROUP}/attempt"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+# Holds each pod until its attempt's result is in the task's status (as the Job controller's
+# batch.kubernetes.io/job-tracking does), so pod garbage collection cannot lose a result.
+TRACKING_FINALIZER: Final = f"{GROUP}/tracking"
 
 # Environment variable that carries the copilot's configuration (a JSON CopilotConfig).
 COPILOT_CONFIG_ENV: Final = "CONTAINERTASK_COPILOT_CONFIG"

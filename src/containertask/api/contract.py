@@ -18,7 +18,9 @@ from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json
 
 TERMINATION_MESSAGE_LIMIT: Final = 4096
-ErrorKind = Literal["user", "system"]
+# user: the program's own _ERROR file; output: a declared output is missing or invalid (a user
+# error only when the main container exited 0); system: the uploader or the store failed.
+ErrorKind = Literal["user", "output", "system"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class CopilotConfig:
 
     def to_json(self) -> str:
         spec_part = TaskSpec(
-            image="-",
+            image="scratch",
             inputs=self.inputs,
             outputs=self.outputs,
             data_loading=self.data_loading,
@@ -64,7 +66,7 @@ class CopilotConfig:
         data = json.loads(text)
         spec = TaskSpec.from_dict(
             {
-                "image": "-",
+                "image": "scratch",
                 "inputs": data["inputs"],
                 "outputs": data["outputs"],
                 "dataLoading": data["dataLoading"],

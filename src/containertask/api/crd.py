@@ -222,7 +222,8 @@ def _data_loading() -> dict[str, Any]:
 
 def _retries() -> dict[str, Any]:
     return _obj(
-        "Retries of failed attempts (a non-zero exit included; a user error, _ERROR, is not retried).",
+        "Retries of failed attempts (a non-zero exit, OOMKilled or a signal included; a user "
+        "error is not retried; an attempt disrupted by the cluster is replaced without using one).",
         {
             "limit": _int("How many retries after the first attempt.", 0, s.MAX_RETRIES),
             "backoff": _obj(
@@ -255,7 +256,12 @@ def _retries() -> dict[str, Any]:
 def spec_schema() -> dict[str, Any]:
     seconds = s.MAX_TIMEOUT_SECONDS
     properties: dict[str, Any] = {
-        "image": _str("Container image of the main container.", minLength=1, maxLength=1024),
+        "image": _str(
+            "Container image of the main container: [registry[:port]/]name[:tag][@digest].",
+            minLength=1,
+            maxLength=1024,
+            pattern=s.IMAGE_PATTERN,
+        ),
         "command": _args("Command; {{.inputs.<name>}} is replaced by the input's value or path."),
         "arguments": _args("Arguments after the command; templated like command."),
         "inputs": _inputs(),
@@ -271,10 +277,26 @@ def spec_schema() -> dict[str, Any]:
         ),
         "retries": _retries(),
         "timeoutSeconds": _int(
-            "Deadline of the whole task, time spent Pending included.", 1, seconds
+            "Deadline of one attempt, from its pod's creation: scheduling, image pulls, "
+            "downloading inputs, running and uploading outputs.",
+            1,
+            seconds,
+        ),
+        "activeDeadlineSeconds": _int(
+            "Deadline of the whole task, from its creation, across attempts and backoffs; "
+            "once passed the task fails (DeadlineExceeded) and is not retried.",
+            1,
+            seconds,
+        ),
+        "ttlSecondsAfterFinished": _int(
+            "Delete the task (and its pods) this long after it finished; stored outputs "
+            "stay in the object store.",
+            0,
+            s.MAX_TTL_SECONDS,
         ),
         "pendingTimeoutSeconds": _int(
-            "How long an attempt may stay Pending (image pull, scheduling) before it fails.",
+            "How long an attempt may wait for scheduling and image pulls before it fails "
+            "(downloading inputs does not count).",
             1,
             seconds,
         ),
@@ -410,6 +432,13 @@ def spec_schema() -> dict[str, Any]:
                     "fieldPath": ".inputs",
                 },
                 _declared_templates(),
+                {
+                    "rule": "!has(self.dataLoading) || !has(self.dataLoading.uploadMode) "
+                    "|| self.dataLoading.uploadMode != 'none' || !has(self.outputs) "
+                    "|| size(self.outputs) == 0",
+                    "message": "dataLoading.uploadMode none uploads nothing: declare no outputs",
+                    "fieldPath": ".dataLoading.uploadMode",
+                },
                 *_immutable(properties),
             ]
         },
@@ -445,13 +474,16 @@ def status_schema() -> dict[str, Any]:
     return {
         **_open("Observed state, written by the operator."),
         "properties": {
-            "phase": _str("Pending, Running, Succeeded, Failed or Cancelled."),
+            "phase": _str("Pending, Initializing, Running, Succeeded, Failed or Cancelled."),
             "reason": _str("Machine-readable reason of the phase."),
             "message": _str("Human-readable detail."),
             "attempts": {
                 "type": "array",
                 "description": "One entry per pod run.",
-                "items": _open("An attempt: number, pod, startedAt, finishedAt, exitCode, reason."),
+                "items": _open(
+                    "An attempt: number, pod, startedAt, finishedAt, exitCode, reason, message, "
+                    "disrupted (ended by the cluster, not counted against retries.limit)."
+                ),
             },
             "outputs": _open("Output values small enough for the status."),
             "storedOutputs": {

@@ -35,6 +35,7 @@ from containertask.api.constants import (
     LABEL_TASK,
     MAIN_CONTAINER,
     OUTPUTS_VOLUME,
+    TRACKING_FINALIZER,
     UPLOADER_CONTAINER,
 )
 from containertask.api.spec import SHARED_MEMORY_AUTO
@@ -147,6 +148,7 @@ def build_pod(
             "labels": {**(template_meta.get("labels") or {}), **labels},
             "annotations": dict(template_meta.get("annotations") or {}),
             "ownerReferences": [owner.reference()],
+            "finalizers": [TRACKING_FINALIZER],
         },
         "spec": overlay(template_spec, pod_spec),
     }

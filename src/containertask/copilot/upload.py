@@ -32,7 +32,7 @@ def upload(
     config: CopilotConfig, storage: Storage, sent: Mapping[Path, Fingerprint] | None = None
 ) -> UploadResult:
     """Upload the outputs of a finished main container; never raises for bad outputs or store
-    failures, which are reported in the result (``error_kind`` user or system). Files in ``sent``
+    failures, which are reported in the result (``error_kind`` user, output or system). Files in ``sent``
     (uploaded early, by :class:`~containertask.copilot.eager.EagerUploader`) are skipped when
     they have not changed since."""
     dl = config.data_loading
@@ -55,7 +55,7 @@ def upload(
         plan = read_outputs(types, dl.output_path, prefix, config.inline_limit_bytes)
     except OutputError as e:
         events.emit("bad-outputs", error=str(e))
-        return UploadResult(ok=False, error_kind="user", error=str(e))
+        return UploadResult(ok=False, error_kind="output", error=str(e))
     try:
         fresh = [t for t in plan.files if not unchanged(sent or {}, t.path)]
         storage.upload_files([(t.path, t.uri) for t in fresh], opener=open_below)
@@ -63,7 +63,7 @@ def upload(
             storage.write_bytes(join(prefix, name), content)
     except outputdir.UnsafeEntryError as e:  # changed since read_outputs checked it
         events.emit("bad-outputs", error=str(e))
-        return UploadResult(ok=False, error_kind="user", error=str(e))
+        return UploadResult(ok=False, error_kind="output", error=str(e))
     except StorageError as e:
         failed = plan.transfer_for(e.uri)
         where = f"{failed.field}: " if failed else ""

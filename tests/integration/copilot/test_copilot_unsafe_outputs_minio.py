@@ -41,7 +41,7 @@ def test_links_fifos_and_proc_are_refused_and_never_uploaded(
 
     assert code == 1
     result = UploadResult.from_message((tmp_path / "upload.log").read_text())
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     error = result.error or ""
     for name, words in (
         ("report", "a symbolic link"),

@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 
+import localcluster
 from containertask.api import GROUP, PLURAL, VERSION
 from containertask.controller import naming
 from localcluster import kwok
@@ -73,14 +76,22 @@ class Operator:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"operator exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1
-                ):
-                    return
-            except OSError:
-                time.sleep(0.2)
+            if self.health() is not None:
+                return
+            time.sleep(0.2)
         raise TimeoutError(f"operator not live after 30s: {self.log.read_text()[-3000:]}")
+
+    def health(self) -> int | None:
+        """The HTTP status of /healthz (None: not answering)."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=5
+            ) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except OSError:
+            return None
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -197,3 +208,45 @@ class Tasks:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pod {pod} still exists after {timeout}s")
             time.sleep(0.2)
+
+
+def run_helm(cluster: localcluster.Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(cluster.helm_path), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def helm(cluster: localcluster.Cluster, *args: str) -> str:
+    done = run_helm(cluster, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def token_kubeconfig(
+    cluster: localcluster.Cluster, api_client: Any, namespace: str, account: str, path: Path
+) -> Path:
+    """A kubeconfig that authenticates as ``namespace/account`` with a TokenRequest token."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = (
+        client.CoreV1Api(api_client)
+        .create_namespaced_service_account_token(account, namespace, request)
+        .status.token
+    )
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [
+            {"name": account, "context": {"cluster": admin["clusters"][0]["name"], "user": account}}
+        ],
+        "current-context": account,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path

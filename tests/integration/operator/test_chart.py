@@ -3,7 +3,6 @@ ServiceAccount (a TokenRequest token in a kubeconfig), so the chart's RBAC is wh
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,27 +12,12 @@ import pytest
 import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
-from operatorkit import CHART, ROOT, Operator, Tasks
+from operatorkit import CHART, ROOT, Operator, Tasks, helm, run_helm, token_kubeconfig
 
 import localcluster
 from containertask.api import GROUP, PLURAL, VERSION, UploadResult
 
 pytestmark = pytest.mark.integration
-
-
-def run_helm(cluster: localcluster.Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(cluster.helm_path), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def helm(cluster: localcluster.Cluster, *args: str) -> str:
-    done = run_helm(cluster, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def rendered(cluster: localcluster.Cluster, *args: str) -> list[dict[str, Any]]:
@@ -100,34 +84,8 @@ def test_template_per_namespace_has_nothing_cluster_wide(cluster: localcluster.C
     ]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CONTAINERTASK_COPILOT_SECRET"] == "s3"
+    assert env["CONTAINERTASK_DISRUPTION_LIMIT"] == "5"
     assert env["CONTAINERTASK_COPILOT_IMAGE"] == "ghcr.io/containertask/containertask:0.1.0"
-
-
-def token_kubeconfig(
-    cluster: localcluster.Cluster, api_client: Any, namespace: str, account: str, path: Path
-) -> Path:
-    """A kubeconfig that authenticates as ``namespace/account`` with a TokenRequest token."""
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-    )
-    token = (
-        client.CoreV1Api(api_client)
-        .create_namespaced_service_account_token(account, namespace, request)
-        .status.token
-    )
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": account, "user": {"token": token}}],
-        "contexts": [
-            {"name": account, "context": {"cluster": admin["clusters"][0]["name"], "user": account}}
-        ],
-        "current-context": account,
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_operator_runs_with_only_the_charts_rbac(

@@ -37,6 +37,8 @@ FULL_SPEC: dict[str, Any] = {
     "outputLocation": "s3://bucket/runs/",
     "retries": {"limit": 2, "backoff": {"initialSeconds": 1, "factor": 3.0, "maxSeconds": 60}},
     "timeoutSeconds": 600,
+    "activeDeadlineSeconds": 3600,
+    "ttlSecondsAfterFinished": 86400,
     "pendingTimeoutSeconds": 120,
     "uploadTimeoutSeconds": 60,
     "cacheVersion": "v1",

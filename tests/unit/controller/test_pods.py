@@ -64,6 +64,8 @@ def test_pod_shape() -> None:
             "blockOwnerDeletion": True,
         }
     ]
+    # Held until the attempt's result is in the task's status.
+    assert pod["metadata"]["finalizers"] == ["containertask.io/tracking"]
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
     assert [c["name"] for c in spec["initContainers"]] == ["uploader", "downloader"]
@@ -242,7 +244,7 @@ def test_output_prefix(
         ({}, ["uploader", "downloader"]),
         ({"dataLoading": {"downloadMode": "none"}}, ["uploader"]),
         ({"inputs": [], "command": ["true"], "arguments": []}, ["uploader"]),
-        ({"dataLoading": {"uploadMode": "none"}}, ["downloader"]),
+        ({"dataLoading": {"uploadMode": "none"}, "outputs": []}, ["downloader"]),
     ],
     ids=["both", "no-download", "no-inputs", "no-upload"],
 )

@@ -90,7 +90,7 @@ def test_unsafe_entries_are_user_errors_naming_the_output(
 
     result = upload(make_config(outputs={"report": type_}), Storage())
 
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "output 'report'" in (result.error or "")
     assert words in (result.error or "")
     assert "do-not-leak" not in result.to_message()
@@ -103,7 +103,7 @@ def test_a_device_is_refused(dirs: Dirs, make_config: MakeConfig) -> None:
 
     result = upload(make_config(outputs={"report": "file"}), Storage())
 
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "a character device" in (result.error or "")
 
 
@@ -168,7 +168,7 @@ def test_an_output_directory_in_proc_is_refused(make_config: MakeConfig, dirs: D
 
     result = upload(config, Storage())
 
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "kernel file system" in (result.error or "")
 
 
@@ -184,7 +184,7 @@ def test_eager_upload_skips_links_and_the_final_pass_refuses_them(
     assert sent == {}
     assert not (dirs.store / "run").exists()
     result = upload(config, Storage(), sent)
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "a symbolic link" in (result.error or "")
 
 
@@ -209,6 +209,6 @@ def test_a_file_swapped_for_a_link_after_the_check_is_refused_at_upload(
 
     result = upload(make_config(outputs={"report": "file"}), storage)
 
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "report" in (result.error or "") and "symbolic link" in (result.error or "")
     nothing_stored_leaks(dirs)
