@@ -1,5 +1,6 @@
-"""Shared test setup: ``hack/`` (``localcluster``) and the operator test kit are importable, the
-hypothesis profiles, and the fixtures of tests against the local cluster (integration and e2e).
+"""Shared test setup: ``hack/`` (``localcluster``, ``localengine``), the repository root
+(``examples``) and the operator test kit are importable, the hypothesis profiles, and the fixtures
+of tests against the local cluster (integration and e2e).
 
 Property tests run under the ``ci`` profile unless ``HYPOTHESIS_PROFILE`` names another: no
 per-example deadline and no wall-clock health checks, which fail on a loaded 2-core machine
@@ -27,7 +28,7 @@ from hypothesis import HealthCheck, settings
 from kubernetes import client, config
 
 _ROOT = Path(__file__).resolve().parents[1]
-for _path in (_ROOT / "hack", _ROOT / "tests" / "integration" / "operator"):
+for _path in (_ROOT / "hack", _ROOT, _ROOT / "tests" / "integration" / "operator"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

@@ -54,14 +54,27 @@ def _layer_tar(layer: Layer) -> bytes:
     return buffer.getvalue()
 
 
-def write(out: Path, ref: str, entrypoint: list[str], layer: Layer) -> None:
+def write(
+    out: Path,
+    ref: str,
+    entrypoint: list[str],
+    layer: Layer,
+    *,
+    env: tuple[str, ...] = ("PATH=/bin",),
+    cmd: list[str] | None = None,
+) -> None:
     """Write the image ``ref`` (a full reference, e.g. ``localhost/pause:1``) to ``out``."""
     layer_bytes = _layer_tar(layer)
     diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Entrypoint": entrypoint, "Env": ["PATH=/bin"], "WorkingDir": layer.workdir},
+        "config": {
+            "Entrypoint": entrypoint,
+            "Env": list(env),
+            "WorkingDir": layer.workdir,
+            **({"Cmd": cmd} if cmd else {}),
+        },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created_by": "hack/localcluster/archive.py"}],
     }

@@ -31,6 +31,7 @@ _EXPORTS = {
     "Retries": "containertask.api.spec",
     "Phase": "containertask.api.status",
     "TaskStatus": "containertask.api.status",
+    "Dir": "containertask.api.types",
     "Directory": "containertask.api.types",
     "File": "containertask.api.types",
     "RunDeletedError": "containertask.sdk.errors",
@@ -39,11 +40,15 @@ _EXPORTS = {
     "RunTimeoutError": "containertask.sdk.errors",
     "TaskError": "containertask.sdk.errors",
     "LocalExecutionUnavailableError": "containertask.sdk.local",
+    "LocalRunError": "containertask.sdk.local",
+    "Cache": "containertask.sdk.options",
     "Image": "containertask.sdk.options",
+    "PodTemplate": "containertask.sdk.options",
     "Resources": "containertask.sdk.options",
     "RetryStrategy": "containertask.sdk.options",
     "Secret": "containertask.sdk.options",
     "Timeout": "containertask.sdk.options",
+    "LocalRun": "containertask.sdk.run",
     "Run": "containertask.sdk.run",
     "RunContext": "containertask.sdk.run",
     "arun": "containertask.sdk.run",
@@ -55,13 +60,18 @@ _EXPORTS = {
 
 __all__ = [
     "Backoff",
+    "Cache",
     "ContainerTask",
+    "Dir",
     "Directory",
     "File",
     "Image",
     "LocalExecutionUnavailableError",
+    "LocalRun",
+    "LocalRunError",
     "NativeInterface",
     "Phase",
+    "PodTemplate",
     "Resources",
     "Retries",
     "RetryStrategy",
@@ -99,7 +109,7 @@ if TYPE_CHECKING:
     from containertask.api.errors import SpecError
     from containertask.api.spec import Backoff, Retries
     from containertask.api.status import Phase, TaskStatus
-    from containertask.api.types import Directory, File
+    from containertask.api.types import Dir, Directory, File
     from containertask.sdk.errors import (
         RunDeletedError,
         RunFailedError,
@@ -107,7 +117,15 @@ if TYPE_CHECKING:
         RunTimeoutError,
         TaskError,
     )
-    from containertask.sdk.local import LocalExecutionUnavailableError
-    from containertask.sdk.options import Image, Resources, RetryStrategy, Secret, Timeout
-    from containertask.sdk.run import Run, RunContext, arun, run, with_runcontext
+    from containertask.sdk.local import LocalExecutionUnavailableError, LocalRunError
+    from containertask.sdk.options import (
+        Cache,
+        Image,
+        PodTemplate,
+        Resources,
+        RetryStrategy,
+        Secret,
+        Timeout,
+    )
+    from containertask.sdk.run import LocalRun, Run, RunContext, arun, run, with_runcontext
     from containertask.sdk.task import ContainerTask, NativeInterface

@@ -60,6 +60,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["create", "get", "list", "watch", "delete", "patch"]
+# PodTemplates named by a task (Flyte's pod_template="name"): read when its pod is built.
+- apiGroups: [""]
+  resources: ["podtemplates"]
+  verbs: ["get"]
 # Events on ContainerTasks (PodCreated, AttemptFailed, Succeeded, ...).
 - apiGroups: [""]
   resources: ["events"]

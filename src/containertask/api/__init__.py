@@ -5,7 +5,7 @@ from containertask.api.contract import CopilotConfig, UploadResult
 from containertask.api.errors import SpecError
 from containertask.api.spec import Backoff, DataLoading, Input, Output, Retries, TaskSpec
 from containertask.api.status import Attempt, Phase, TaskStatus
-from containertask.api.types import Directory, File, TypeRef
+from containertask.api.types import Dir, Directory, File, TypeRef
 
 __all__ = [
     "API_VERSION",
@@ -17,6 +17,7 @@ __all__ = [
     "Backoff",
     "CopilotConfig",
     "DataLoading",
+    "Dir",
     "Directory",
     "File",
     "Input",

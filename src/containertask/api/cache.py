@@ -4,8 +4,9 @@ Two ContainerTasks with the same key compute the same outputs, so the operator m
 second from the first. The key covers every field that shapes the pod or what the program reads
 (image, command, arguments, env, resources, podTemplate, service account, scheduling, inputs,
 outputs, data loading, cacheVersion); only the fields listed in :data:`NOT_IN_KEY` are left out,
-so a field added to the spec later is in the key unless someone decides otherwise. The SDK uses
-the same function to predict a cache hit.
+so a field added to the spec later is in the key unless someone decides otherwise. Inputs named
+in ``cacheIgnoredInputs`` (Flyte's ``Cache(ignored_inputs=...)``) are left out of it too. The SDK
+uses the same function to predict a cache hit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ NOT_IN_KEY: Final = frozenset(
         "uploadTimeoutSeconds",
         "outputLocation",
         "cancel",
+        "cacheSerialize",
+        "queue",
+        "interruptible",
+        "maxInlineIoBytes",
     }
 )
 
@@ -35,6 +40,9 @@ def cache_key(spec: TaskSpec) -> str | None:
     (no ``cacheVersion``)."""
     if not spec.cache_version:
         return None
-    parts = {k: v for k, v in spec.to_dict().items() if k not in NOT_IN_KEY}
+    whole = spec.to_dict()
+    parts = {k: v for k, v in whole.items() if k not in NOT_IN_KEY}
+    ignored = set(spec.cache_ignored_inputs)
+    parts["inputs"] = [i for i in whole["inputs"] if i["name"] not in ignored]
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -18,7 +18,13 @@ from containertask.api.types import SCALARS
 
 # Loose on purpose: nesting depth is not regular, so the operator's parser has the last word.
 TYPE_PATTERN = r"^((list\[|dict\[\s*str\s*,\s*))*(" + "|".join(SCALARS) + r")(\s*\])*$"
-_TEMPLATE = r"\\{\\{\\s*\\.inputs\\.[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}"
+# Flyte's templates (case-insensitive, '.' or '$', spaces inside the braces); see api/templating.
+_TEMPLATE = (
+    r"(?i)\\{\\{\\s*[.$](inputs\\.[^}\\s]+|input|inputprefix|outputprefix|"
+    r"rawoutputdataprefix|perretryuniquekey)\\s*\\}\\}"
+)
+_INPUT_TEMPLATE = r"(?i)\\{\\{\\s*[.$]inputs\\.[^}\\s]+\\s*\\}\\}"
+_INPUT_NAME = r"(?i)inputs\\.[^}\\s]+"
 _MAX_ARGS = 128
 _MAX_ARG_LENGTH = 4096
 _MAX_URI_LENGTH = 2048
@@ -68,12 +74,13 @@ def _args(description: str) -> dict[str, Any]:
         "items": {"type": "string", "maxLength": _MAX_ARG_LENGTH},
         "x-kubernetes-validations": [
             {
-                "rule": "self.all(a, a.findAll('\\\\{\\\\{').size() == a.findAll('"
-                + _TEMPLATE
-                + "').size() && a.findAll('\\\\}\\\\}').size() == a.findAll('"
-                + _TEMPLATE
-                + "').size())",
-                "message": "malformed template: use {{.inputs.<name>}} with a declared input",
+                # Every "{{" and "}}" belongs to a template: each template holds one of each, so
+                # the two counts add up to twice the templates only if both equal them.
+                "rule": "self.all(a, a.findAll('\\\\{\\\\{').size() + "
+                "a.findAll('\\\\}\\\\}').size() == 2 * a.findAll('" + _TEMPLATE + "').size())",
+                "message": "malformed template: use {{.inputs.<name>}} with a declared input, "
+                "{{.input}}, {{.inputPrefix}}, {{.outputPrefix}}, {{.rawOutputDataPrefix}} or "
+                "{{.perRetryUniqueKey}}",
             }
         ],
     }
@@ -84,9 +91,9 @@ def _declared_templates() -> dict[str, Any]:
     lists: two would double the estimated cost, which the apiserver caps per schema."""
     return {
         "rule": "((has(self.command) ? self.command : []) + (has(self.arguments) "
-        f"? self.arguments : [])).all(a, a.findAll('{_TEMPLATE}').all(t, "
+        f"? self.arguments : [])).all(a, a.findAll('{_INPUT_TEMPLATE}').all(t, "
         "has(self.inputs) && self.inputs.exists(i, "
-        "t.replace(' ', '') == '{{.inputs.' + i.name + '}}')))",
+        f"t.find('{_INPUT_NAME}').substring(7) == i.name)))",
         "message": "a template in command or arguments names an input that is not declared in "
         "spec.inputs",
     }
@@ -101,7 +108,7 @@ def _unique_names(what: str) -> dict[str, Any]:
 
 def _name() -> dict[str, Any]:
     return _str(
-        "Name: a letter, then letters, digits or _; the file name in the data directories.",
+        "Name: a letter, then letters, digits, _, . or -; the file name in the data directories.",
         pattern=s.NAME_PATTERN,
         maxLength=63,
     )
@@ -356,6 +363,50 @@ def spec_schema() -> dict[str, Any]:
                 "spec": _any("core/v1 PodSpec fields laid under the operator's."),
             },
         ),
+        "podTemplateName": _str(
+            "A PodTemplate in the task's namespace to build the pod from (podTemplate is laid "
+            "over it).",
+            maxLength=253,
+        ),
+        "primaryContainerName": _str(
+            "The podTemplate container merged into the main container (default: primary).",
+            maxLength=63,
+        ),
+        "entrypoint": _args(
+            "Replaces the image's ENTRYPOINT (the container's command); command and arguments "
+            "are its args."
+        ),
+        "queue": _str(
+            "Kueue LocalQueue of the pods (label kueue.x-k8s.io/queue-name).", maxLength=253
+        ),
+        "interruptible": {
+            "type": "boolean",
+            "description": "Pods may run on interruptible nodes (the operator's tolerations and "
+            "node selector for them).",
+        },
+        "accelerator": _str(
+            "Accelerator device (e.g. nvidia-tesla-t4): a node selector and toleration on the "
+            "operator's accelerator label.",
+            maxLength=253,
+        ),
+        "sharedMemory": _str(
+            "Size of a memory-backed /dev/shm, or auto for no limit.", maxLength=64
+        ),
+        "maxInlineIoBytes": _int(
+            "Largest primitive output read from the output directory.",
+            1,
+            s.MAX_INLINE_IO_BYTES,
+        ),
+        "cacheIgnoredInputs": {
+            "type": "array",
+            "description": "Inputs left out of the cache key.",
+            "maxItems": s.MAX_VARIABLES,
+            "items": {"type": "string", "maxLength": 63},
+        },
+        "cacheSerialize": {
+            "type": "boolean",
+            "description": "Identical cached tasks run one at a time; the others reuse its result.",
+        },
         "cancel": {
             "type": "boolean",
             "description": "Set to true to cancel the task; the one field that may change.",

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from containertask.api import podtemplate, templating
-from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH, KERNEL_PATHS
+from containertask.api.constants import (
+    DEFAULT_INPUT_PATH,
+    DEFAULT_OUTPUT_PATH,
+    INPUTS_PB,
+    KERNEL_PATHS,
+)
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json, to_json
@@ -23,8 +28,16 @@ FORMATS: Final = ("JSON", "YAML", "PROTO")
 DOWNLOAD_MODES: Final = ("eager", "stream", "none")
 UPLOAD_MODES: Final = ("onExit", "eager", "none")
 FILE_INPUT_LAYOUTS: Final = ("direct", "namedDir")
-NAME_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
+# Names become file names in the data directories: a letter first, then letters, digits, ``_``, ``.``
+# or ``-`` (``script.py``, as Flyte's code-runner example names its input).
+NAME_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
 _NAME = re.compile(NAME_PATTERN)
+# The copilot's own documents beside the values, which no input or output may shadow.
+RESERVED_NAMES: Final = tuple(
+    f"{base}.{ext}" for base in ("inputs", "outputs") for ext in ("pb", "json", "yaml")
+)
+SHARED_MEMORY_AUTO: Final = "auto"
+DEFAULT_PRIMARY_CONTAINER: Final = "primary"
 
 # Bounds, shared with the CRD schema.
 MAX_RETRIES: Final = 10
@@ -127,6 +140,16 @@ class TaskSpec:
     node_selector: Mapping[str, str] | None = None
     tolerations: tuple[Mapping[str, Any], ...] = ()
     pod_template: Mapping[str, Any] | None = None
+    pod_template_name: str | None = None
+    primary_container_name: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    queue: str | None = None
+    interruptible: bool = False
+    accelerator: str | None = None
+    shared_memory: str | None = None
+    max_inline_io_bytes: int | None = None
+    cache_ignored_inputs: tuple[str, ...] = ()
+    cache_serialize: bool = False
     cancel: bool = False
 
     def __post_init__(self) -> None:
@@ -145,9 +168,33 @@ class TaskSpec:
         """Inline values, files and directories as File/Directory of their URIs."""
         return {i.name: i.resolved_value for i in self.inputs}
 
-    def render(self, args: Iterable[str]) -> list[str]:
-        """``args`` with every ``{{.inputs.x}}`` replaced: a file or directory input by its path in
-        the container, any other input by its text (:func:`templating.render_value`)."""
+    @property
+    def primary_container(self) -> str:
+        """The podTemplate container merged into the main one (Flyte's primary_container_name)."""
+        return self.primary_container_name or DEFAULT_PRIMARY_CONTAINER
+
+    @property
+    def container_args(self) -> tuple[str, ...]:
+        """The main container's args, as Flyte passes them: command, then arguments (the image's
+        ENTRYPOINT runs them unless ``entrypoint`` is set)."""
+        return (*self.command, *self.arguments)
+
+    def runtime_values(self, output_prefix: str, unique_key: str) -> templating.RuntimeValues:
+        """What ``{{.input}}``, ``{{.outputPrefix}}`` and the like become in one attempt."""
+        dl = self.data_loading
+        local_inputs = posixpath.join(dl.input_path, INPUTS_PB)
+        return templating.RuntimeValues(
+            inputs_file=self.inputs_uri or local_inputs,
+            input_prefix=posixpath.dirname(self.inputs_uri) if self.inputs_uri else dl.input_path,
+            output_prefix=output_prefix,
+            raw_output_prefix=output_prefix.rstrip("/") + "/raw",
+            unique_key=unique_key,
+        )
+
+    def render(self, args: Iterable[str], runtime: templating.RuntimeValues) -> list[str]:
+        """``args`` with every template replaced: a file or directory input by its path in the
+        container, any other input by its text (:func:`templating.render_value`), the other
+        templates from ``runtime``."""
         dl = self.data_loading
         substitutions = {
             i.name: templating.input_path(
@@ -158,7 +205,7 @@ class TaskSpec:
             for i in self.inputs
             if i.type.is_blob or i.value is not None
         }
-        return templating.render(args, substitutions)
+        return templating.render(args, substitutions, runtime)
 
     def to_dict(self) -> dict[str, Any]:
         """The resource's ``spec``, camelCase, with unset optional fields left out."""
@@ -202,6 +249,16 @@ class TaskSpec:
             "nodeSelector": plain(self.node_selector),
             "tolerations": [plain(t) for t in self.tolerations] or None,
             "podTemplate": plain(self.pod_template),
+            "podTemplateName": self.pod_template_name,
+            "primaryContainerName": self.primary_container_name,
+            "entrypoint": list(self.entrypoint) or None,
+            "queue": self.queue,
+            "interruptible": self.interruptible or None,
+            "accelerator": self.accelerator,
+            "sharedMemory": self.shared_memory,
+            "maxInlineIoBytes": self.max_inline_io_bytes,
+            "cacheIgnoredInputs": list(self.cache_ignored_inputs) or None,
+            "cacheSerialize": self.cache_serialize or None,
             "cancel": self.cancel or None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
@@ -256,6 +313,16 @@ class TaskSpec:
             node_selector=reader.optional_mapping("nodeSelector"),
             tolerations=tuple(reader.mappings("tolerations")),
             pod_template=reader.optional_mapping("podTemplate"),
+            pod_template_name=reader.string("podTemplateName"),
+            primary_container_name=reader.string("primaryContainerName"),
+            entrypoint=tuple(reader.strings("entrypoint")),
+            queue=reader.string("queue"),
+            interruptible=reader.boolean("interruptible"),
+            accelerator=reader.string("accelerator"),
+            shared_memory=reader.string("sharedMemory"),
+            max_inline_io_bytes=reader.optional_integer("maxInlineIoBytes"),
+            cache_ignored_inputs=tuple(reader.strings("cacheIgnoredInputs")),
+            cache_serialize=reader.boolean("cacheSerialize"),
             cancel=reader.boolean("cancel"),
         )
 
@@ -374,7 +441,14 @@ def _check_names(names: list[str], where: str) -> None:
                 f"{where}[{i}].name",
                 "not a valid name",
                 name,
-                allowed="a letter, then letters, digits or _ (at most 63)",
+                allowed="a letter, then letters, digits, '_', '.' or '-' (at most 63)",
+            )
+        if name in RESERVED_NAMES:
+            raise SpecError(
+                f"{where}[{i}].name",
+                "is the name of a file the copilot writes",
+                name,
+                allowed=f"any other name than {', '.join(RESERVED_NAMES)}",
             )
         if name in seen:
             raise SpecError(f"{where}[{i}].name", "duplicate name", name, allowed="unique names")
@@ -431,6 +505,7 @@ def _validate(spec: TaskSpec) -> None:
     _check_range("spec.uploadTimeoutSeconds", spec.upload_timeout_seconds, 1, MAX_UPLOAD_SECONDS)
     declared = spec.input_types
     references = [
+        *templating.referenced_inputs(spec.entrypoint, "spec.entrypoint"),
         *templating.referenced_inputs(spec.command, "spec.command"),
         *templating.referenced_inputs(spec.arguments, "spec.arguments"),
     ]
@@ -446,11 +521,12 @@ def _validate(spec: TaskSpec) -> None:
                 where,
                 f"{{{{.inputs.{name}}}}} needs an inline value, but values come from inputsUri",
             )
+    _validate_extras(spec)
     for n, env in enumerate(spec.env):
         if not isinstance(env.get("name"), str) or not env["name"]:
             raise SpecError(f"spec.env[{n}].name", "is required")
     if spec.pod_template is not None:
-        podtemplate.check(spec.pod_template)
+        podtemplate.check(spec.pod_template, primary=spec.primary_container)
 
 
 def _check_image(image: str) -> None:
@@ -478,3 +554,38 @@ def _check_input_value(spec: TaskSpec, idx: int, i: Input) -> None:
         raise SpecError(f"{where}.uri", f"only file and directory inputs take a uri, not {i.type}")
     elif i.value is None:
         raise SpecError(f"{where}.value", f"is required for a {i.type} input")
+
+
+MAX_INLINE_IO_BYTES: Final = 4 * 1024 * 1024  # a resource is at most ~1.5 MiB; outputs go by file
+
+
+def _validate_extras(spec: TaskSpec) -> None:
+    """Fields that follow Flyte options: shm, the inline size limit, cache inputs, names."""
+    _check_range("spec.maxInlineIoBytes", spec.max_inline_io_bytes, 1, MAX_INLINE_IO_BYTES)
+    shm = spec.shared_memory
+    if shm is not None and shm != SHARED_MEMORY_AUTO and not _QUANTITY.match(shm):
+        raise SpecError(
+            "spec.sharedMemory", "not a quantity", shm, allowed='"auto" or a size such as 1Gi'
+        )
+    declared = spec.input_types
+    for i, name in enumerate(spec.cache_ignored_inputs):
+        if name not in declared:
+            raise SpecError(
+                f"spec.cacheIgnoredInputs[{i}]",
+                "names no declared input",
+                name,
+                allowed=", ".join(declared) or "none",
+            )
+    for key, value in (
+        ("podTemplateName", spec.pod_template_name),
+        ("primaryContainerName", spec.primary_container_name),
+        ("queue", spec.queue),
+        ("accelerator", spec.accelerator),
+    ):
+        if value is not None and not _DNS_NAME.match(value):
+            raise SpecError(f"spec.{key}", "not a valid name", value, allowed=_DNS_ALLOWED)
+
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_ALLOWED = "lower-case letters, digits, '-' and '.', alphanumeric at both ends"

@@ -7,9 +7,12 @@ carry a URI (in the object store) or a local path (inside the task's container).
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Self
 
 from containertask.api.errors import SpecError
 
@@ -66,21 +69,60 @@ class TypeRef:
         return self.is_blob or (self.item is not None and self.item.contains_blob)
 
 
-@dataclass(frozen=True)
-class File:
-    """A single file: an object-store URI (``s3://b/k``), a ``file://`` URI or a local path."""
+class _Blob:
+    """What files and directories share: a ``path`` that is an object-store URI or a local path."""
 
-    uri: str
+    path: str
+
+    @property
+    def uri(self) -> str:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        """The last part of the path (Flyte's ``File.name``)."""
+        return posixpath.basename(self.path.rstrip("/"))
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the path is on this machine (a plain path or ``file://``)."""
+        return "://" not in self.path or self.path.startswith("file://")
 
     def __fspath__(self) -> str:
-        return self.uri.removeprefix("file://")
+        return self.path.removeprefix("file://")
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        """Flyte's ``from_local`` is a coroutine; awaiting the value returns it unchanged, so both
+        ``File.from_local(p)`` and ``await File.from_local(p)`` work."""
+        yield from ()
+        return self
+
+    @classmethod
+    def from_existing_remote(cls, remote_path: str, *_: Any, **__: Any) -> Self:
+        """A reference to data already in an object store (``s3://bucket/key``)."""
+        return cls(remote_path)  # type: ignore[call-arg]
+
+    @classmethod
+    def from_local(cls, local_path: str | os.PathLike[str], *_: Any, **__: Any) -> Self:
+        """Local data: mounted as it is in a local run, uploaded to the object store when the
+        task is submitted to a cluster."""
+        return cls(os.path.abspath(os.fspath(local_path)))  # type: ignore[call-arg]  # noqa: PTH100
+
+    from_local_sync = from_local
 
 
 @dataclass(frozen=True)
-class Directory:
+class File(_Blob):
+    """A single file: ``File(path="s3://b/k")``, a ``file://`` URI or a local path."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Dir(_Blob):
     """A directory (many files under one prefix): an object-store URI or a local path."""
 
-    uri: str
+    path: str
 
-    def __fspath__(self) -> str:
-        return self.uri.removeprefix("file://")
+
+Directory = Dir  # the name used before Flyte's

@@ -25,7 +25,6 @@ _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MICROS = 1_000_000
-_BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _SIMPLE = {
     "int": types_pb2.SimpleType.INTEGER,
     "float": types_pb2.SimpleType.FLOAT,
@@ -263,18 +262,81 @@ def from_literal_map(
 
 
 # --- text: one primitive per file ----------------------------------------------------------------
+#
+# Written as Flyte's Go copilot writes them, so that images made for Flyte read the same bytes:
+# floats as strconv.FormatFloat(f, 'f', -1, 64) (``0.00001``, ``3``), durations as Go's
+# time.Duration.String() (``1h0m0s``, ``1.5s``), datetimes as RFC 3339 with trailing zeros of the
+# fraction dropped. Reading accepts Go's forms (strconv.ParseBool, time.ParseDuration) and the
+# earlier ones (decimal seconds for a duration, ``1``/``0`` for a bool).
+
+_GO_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9}
+_GO_UNITS.update({"m": 60 * 10**9, "h": 3600 * 10**9})
+_GO_DURATION = re.compile(r"^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
+_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+_NANOS = 10**9
 
 
 def format_datetime(value: datetime) -> str:
-    return _utc(value).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC with a ``Z``; a fraction only when non-zero, without trailing zeros."""
+    utc = _utc(value)
+    text = utc.replace(microsecond=0, tzinfo=None).isoformat()
+    if utc.microsecond:
+        text += "." + f"{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
-def _format_seconds(value: timedelta) -> str:
-    """Exact decimal seconds (``90.0``, ``1.5``): a float would lose microseconds of long spans."""
-    micros = value // timedelta(microseconds=1)
-    whole, fraction = divmod(abs(micros), _MICROS)
-    sign = "-" if micros < 0 else ""
-    return f"{sign}{whole}." + (f"{fraction:06d}".rstrip("0") or "0")
+def format_float(value: float) -> str:
+    """Go's ``strconv.FormatFloat(value, 'f', -1, 64)``: the shortest digits that read back as the
+    same float, never an exponent (``1e-05`` -> ``0.00001``, ``3.0`` -> ``3``)."""
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _go_fraction(value: int, digits: int) -> str:
+    whole, fraction = divmod(value, 10**digits)
+    tail = f"{fraction:0{digits}d}".rstrip("0")
+    return f"{whole}.{tail}" if tail else str(whole)
+
+
+def format_duration(value: timedelta) -> str:
+    """Go's ``time.Duration.String()``: ``1h0m0s``, ``1m30s``, ``1.5s``, ``300ms``, ``0s``."""
+    nanos = (value // timedelta(microseconds=1)) * 1000
+    sign, n = ("-" if nanos < 0 else ""), abs(nanos)
+    if n == 0:
+        return "0s"
+    if n < _NANOS:
+        for unit, digits in (("ms", 6), ("µs", 3)):
+            if n >= 10**digits:
+                return sign + _go_fraction(n, digits) + unit
+        return f"{sign}{n}ns"
+    minutes, rest = divmod(n, 60 * _NANOS)
+    hours, minutes = divmod(minutes, 60)
+    text = _go_fraction(rest, 9) + "s"
+    if hours:
+        text = f"{hours}h{minutes}m" + text
+    elif minutes:
+        text = f"{minutes}m" + text
+    return sign + text
+
+
+def _parse_duration(s: str) -> timedelta | None:
+    """Go's duration syntax, or decimal seconds; None when ``s`` is neither."""
+    if _FLOAT.match(s):
+        return timedelta(microseconds=int((Decimal(s) * _MICROS).to_integral_value()))
+    if not _GO_DURATION.match(s):
+        return None
+    nanos = sum(
+        (Decimal(number) * _GO_UNITS[unit] for number, unit in _GO_DURATION_PART.findall(s)),
+        Decimal(0),
+    )
+    micros = int((nanos / 1000).to_integral_value())
+    return timedelta(microseconds=-micros if s.startswith("-") else micros)
 
 
 def format_text(t: TypeRef, value: Any) -> str:
@@ -283,11 +345,11 @@ def format_text(t: TypeRef, value: Any) -> str:
         case "bool":
             return "true" if value else "false"
         case "float":
-            return repr(value)
+            return format_float(value)
         case "datetime":
             return format_datetime(value)
         case "timedelta":
-            return _format_seconds(value)
+            return format_duration(value)
         case "int" | "str":
             return str(value)
     raise SpecError("type", f"{t} has no text form", allowed="primitive types")
@@ -303,11 +365,12 @@ def parse_text(t: TypeRef, text: str, field: str) -> Any:
             return int(s)
         case "float" if _FLOAT.match(s):
             return float(s)
-        case "timedelta" if _FLOAT.match(s):
-            micros = (Decimal(s) * _MICROS).to_integral_value()
-            return timedelta(microseconds=int(micros))
-        case "bool" if s.lower() in _BOOLS:
-            return _BOOLS[s.lower()]
+        case "timedelta":
+            duration = _parse_duration(s)
+            if duration is not None:
+                return duration
+        case "bool" if s in _GO_BOOLS:
+            return _GO_BOOLS[s]
         case "datetime":
             try:
                 return _utc(datetime.fromisoformat(s))
@@ -316,8 +379,8 @@ def parse_text(t: TypeRef, text: str, field: str) -> Any:
     allowed = {
         "int": "an integer such as 42",
         "float": "a finite decimal number such as 3.5 or 1e-3",
-        "timedelta": "a number of seconds such as 90 or 1.5",
-        "bool": "true, false, 1 or 0",
-        "datetime": "an ISO 8601 time such as 2024-05-01T12:00:00Z",
+        "timedelta": "a Go duration such as 1h0m0s or 1.5s, or seconds such as 90",
+        "bool": "true or false (also 1/0, t/f, TRUE/FALSE, True/False)",
+        "datetime": "an RFC 3339 time such as 2024-05-01T12:00:00Z",
     }.get(t.name, "a primitive type")
     raise SpecError(field, f"not a valid {t}", s[:80], allowed=allowed)

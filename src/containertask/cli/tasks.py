@@ -96,7 +96,7 @@ def _print_outputs(run: Run) -> None:
 def _run(args: argparse.Namespace) -> int:
     task = loader.load_task(args.task)
     inputs = loader.parse_inputs(task, args.input)
-    run = RunContext(args.name, args.namespace, _client(args)).run(task, **inputs)
+    run = RunContext(args.name, args.namespace, _client(args)).submit(task, **inputs)
     print(f"containertask/{run.name} created in namespace {run.namespace}", file=sys.stderr)
     if args.no_wait:
         print(run.name)

@@ -204,6 +204,11 @@ class Client:
             "GET", f"/api/v1/namespaces/{namespace}/pods/{name}", priority=URGENT
         )
 
+    async def get_pod_template(self, namespace: str, name: str) -> Any:
+        return await self.request(
+            "GET", f"/api/v1/namespaces/{namespace}/podtemplates/{name}", priority=URGENT
+        )
+
     async def find_pod(self, namespace: str, name: str) -> Any | None:
         """A live read of ``name``; None if it does not exist."""
         try:

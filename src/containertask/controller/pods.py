@@ -38,12 +38,17 @@ from containertask.api.constants import (
     TRACKING_FINALIZER,
     UPLOADER_CONTAINER,
 )
+from containertask.api.spec import SHARED_MEMORY_AUTO
+from containertask.api.templating import RuntimeValues
 from containertask.controller import naming
 from containertask.controller.settings import OperatorSettings
 
 HELPER_USER: Final = 65532  # the "nonroot" user of distroless-style images
 GRACE_MARGIN_SECONDS: Final = 10  # for the uploader to start and report, beyond the upload itself
 TERMINATION_LOG: Final = "/dev/termination-log"
+SHM_VOLUME: Final = "shm"
+SHM_PATH: Final = "/dev/shm"
+QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"  # Kueue admits pods of this LocalQueue
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def copilot_config(
 ) -> CopilotConfig:
     location = spec.output_location or settings.output_location
     prefix = naming.output_prefix(location, owner.namespace, owner.name, owner.uid, attempt)
-    return CopilotConfig.for_attempt(spec, prefix, inline_limit_bytes=settings.inline_limit_bytes)
+    limit = spec.max_inline_io_bytes or settings.inline_limit_bytes
+    return CopilotConfig.for_attempt(spec, prefix, inline_limit_bytes=limit)
 
 
 def needs_uploader(spec: TaskSpec) -> bool:
@@ -84,10 +90,18 @@ def needs_downloader(spec: TaskSpec) -> bool:
 
 
 def build_pod(
-    owner: Owner, spec: TaskSpec, attempt: int, settings: OperatorSettings
+    owner: Owner,
+    spec: TaskSpec,
+    attempt: int,
+    settings: OperatorSettings,
+    named_template: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The pod of ``attempt`` (1-based) of the task ``owner``."""
-    config = copilot_config(owner, spec, attempt, settings).to_json()
+    """The pod of ``attempt`` (1-based) of the task ``owner``. ``named_template`` is the
+    ``template`` of the Kubernetes PodTemplate named by ``spec.podTemplateName`` (checked like the
+    task's own); the task's ``podTemplate`` is laid over it."""
+    copilot = copilot_config(owner, spec, attempt, settings)
+    config = copilot.to_json()
+    runtime = spec.runtime_values(copilot.output_prefix or "", naming.pod_name(owner.name, attempt))
     init = [
         c
         for c in (
@@ -101,14 +115,15 @@ def build_pod(
         "terminationGracePeriodSeconds": upload_seconds(spec, settings) + GRACE_MARGIN_SECONDS,
         "enableServiceLinks": False,
         "initContainers": init,
-        "containers": [main_container(spec)],
+        "containers": [main_container(spec, runtime)],
         "volumes": [
             {"name": INPUTS_VOLUME, "emptyDir": {}},
             {"name": OUTPUTS_VOLUME, "emptyDir": {}},
             {"name": COPILOT_TMP_VOLUME, "emptyDir": {}},
+            *_shared_memory_volume(spec),
         ],
     }
-    template = copy.deepcopy(dict(spec.pod_template or {}))
+    template = _template(spec, named_template)
     template_meta = template.get("metadata") or {}
     template_spec = template.get("spec") or {}
     if spec.service_account_name:
@@ -116,15 +131,14 @@ def build_pod(
     elif not template_spec.get("serviceAccountName"):
         # No account named: the pod runs as the namespace's default account, without its token.
         pod_spec["automountServiceAccountToken"] = False
-    if spec.node_selector:
-        pod_spec["nodeSelector"] = dict(spec.node_selector)
-    if spec.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in spec.tolerations]
+    _schedule(pod_spec, spec, settings)
     labels = {
         LABEL_TASK: naming.label_value(owner.name),
         LABEL_ATTEMPT: str(attempt),
         LABEL_MANAGED_BY: naming.MANAGER,
     }
+    if spec.queue:
+        labels[QUEUE_LABEL] = spec.queue
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -144,8 +158,52 @@ def upload_seconds(spec: TaskSpec, settings: OperatorSettings) -> int:
     return spec.upload_timeout_seconds or settings.upload_timeout_seconds
 
 
-def main_container(spec: TaskSpec) -> dict[str, Any]:
-    """The user's container: command and arguments with ``{{.inputs.x}}`` rendered."""
+def _schedule(pod_spec: dict[str, Any], spec: TaskSpec, settings: OperatorSettings) -> None:
+    """Node selector and tolerations: the task's own, then those its accelerator and
+    ``interruptible`` call for (from the operator's settings, as Flyte's backend does)."""
+    selector = dict(spec.node_selector or {})
+    tolerations = [dict(t) for t in spec.tolerations]
+    if spec.accelerator:
+        label = settings.gpu_accelerator_label
+        selector[label] = spec.accelerator
+        tolerations.append(
+            {"key": label, "operator": "Equal", "value": spec.accelerator, "effect": "NoSchedule"}
+        )
+    if spec.interruptible:
+        selector.update(settings.interruptible_node_selector)
+        tolerations.extend(dict(t) for t in settings.interruptible_tolerations)
+    if selector:
+        pod_spec["nodeSelector"] = selector
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+
+
+def _template(spec: TaskSpec, named: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The pod template to lay our pod over: the named PodTemplate's, then the task's own, with
+    the primary container (Flyte's ``primary_container_name``) renamed to the main container so
+    that it merges into it."""
+    template: dict[str, Any] = overlay(
+        copy.deepcopy(dict(named or {})), copy.deepcopy(dict(spec.pod_template or {}))
+    )
+    for container in (template.get("spec") or {}).get("containers") or ():
+        if isinstance(container, dict) and container.get("name") == spec.primary_container:
+            container["name"] = MAIN_CONTAINER
+    return template
+
+
+def _shared_memory_volume(spec: TaskSpec) -> list[dict[str, Any]]:
+    """A memory-backed /dev/shm (Flyte's ``Resources(shm=...)``); ``auto``: no size limit."""
+    if spec.shared_memory is None:
+        return []
+    empty_dir: dict[str, Any] = {"medium": "Memory"}
+    if spec.shared_memory != SHARED_MEMORY_AUTO:
+        empty_dir["sizeLimit"] = spec.shared_memory
+    return [{"name": SHM_VOLUME, "emptyDir": empty_dir}]
+
+
+def main_container(spec: TaskSpec, runtime: RuntimeValues) -> dict[str, Any]:
+    """The user's container. As in Flyte, command and arguments (templates rendered) are the
+    container's args, so the image's ENTRYPOINT runs them; ``spec.entrypoint`` replaces it."""
     dl = spec.data_loading
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
@@ -157,10 +215,12 @@ def main_container(spec: TaskSpec) -> dict[str, Any]:
         # The last lines of the log explain a crash when the program writes no message itself.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    if spec.command:
-        container["command"] = spec.render(spec.command)
-    if spec.arguments:
-        container["args"] = spec.render(spec.arguments)
+    if spec.shared_memory is not None:
+        container["volumeMounts"].append({"name": SHM_VOLUME, "mountPath": SHM_PATH})
+    if spec.entrypoint:
+        container["command"] = spec.render(spec.entrypoint, runtime)
+    if spec.container_args:
+        container["args"] = spec.render(spec.container_args, runtime)
     if spec.env:
         container["env"] = [dict(e) for e in spec.env]
     if spec.resources:

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 import aiohttp
 
-from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
+from containertask.api import Phase, SpecError, TaskSpec, TaskStatus, podtemplate
 from containertask.api.cache import cache_key
 from containertask.api.constants import LABEL_ATTEMPT, TRACKING_FINALIZER
 from containertask.controller import naming, refusals
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 CONFLICT_RETRY_SECONDS: Final = 30.0
 UNSEEN_RETRY_SECONDS: Final = 10.0  # a namespace whose pods cannot be listed yet
+SERIALIZE_POLL_SECONDS: Final = 5.0  # a task waiting for its identical twin looks again
 MAX_ERROR_DELAY: Final = 60.0
 
 PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
@@ -168,6 +169,36 @@ class Reconciler:
             return None
         return CacheHit(found[1], TaskStatus.from_dict(body.get("status")))
 
+    def _twin_running(self, uid: str, task: Task) -> bool:
+        """Whether ``task`` (not started, ``cacheSerialize``) must wait for an identical task in
+        its namespace: one that is running, or one not started yet that came first (so two
+        created together do not both start)."""
+        spec = task.spec
+        if isinstance(spec, SpecError) or not spec.cache_serialize or task.status.get("attempts"):
+            return False
+        key = cache_key(spec)
+        mine = self._tasks[uid]["metadata"]
+        my_turn = (mine.get("creationTimestamp") or "", mine["name"])
+        for other_uid, body in self._tasks.items():
+            status, meta = body.get("status") or {}, body["metadata"]
+            if (
+                other_uid == uid
+                or meta["namespace"] != task.namespace
+                or Phase(status.get("phase") or Phase.PENDING).is_terminal
+                or not (body.get("spec") or {}).get("cacheSerialize")
+                or (
+                    not status.get("attempts")
+                    and (meta.get("creationTimestamp") or "", meta["name"]) > my_turn
+                )
+            ):
+                continue
+            try:
+                if cache_key(TaskSpec.from_dict(body["spec"])) == key:
+                    return True
+            except SpecError:
+                continue
+        return False
+
     # --- scheduling ----------------------------------------------------------------------------
 
     def trigger(self, uid: str) -> None:
@@ -276,6 +307,9 @@ class Reconciler:
         task = self._task(body)
         pods = self._owned_pods(uid)
         cache_hit = self._cache_hit(task.namespace, task.spec, task.status)
+        if cache_hit is None and self._twin_running(uid, task):
+            # Cache(serialize=True): wait for the identical task, then reuse its outputs.
+            return SERIALIZE_POLL_SECONDS
         decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit)
         if decision.confirm is not None:
             pods, gone = await self._look_up(task, pods, decision.confirm)
@@ -348,7 +382,29 @@ class Reconciler:
         pods: Mapping[int, Mapping[str, Any]],
     ) -> Literal["created", "conflict", "refused"]:
         owner = podbuilder.Owner(task.name, task.namespace, task.uid)
-        pod = podbuilder.build_pod(owner, spec, attempt, self._settings)
+        try:
+            named = await self._named_template(task.namespace, spec)
+        except SpecError as error:
+            # The named PodTemplate reaches for the operator's helpers: bad input, final.
+            await self._refused(body, task, attempt, pods, 422, str(error))
+            return "refused"
+        except ApiError as error:
+            # Not found: the task names a PodTemplate that does not exist (bad input, final);
+            # anything else may pass and is asked again with backoff.
+            missing = error.status == 404
+            message = (
+                f"podTemplateName: PodTemplate {task.namespace}/{spec.pod_template_name} not found"
+                if missing
+                else error.message
+            )
+            await self._refused(
+                body, task, attempt, pods, 422 if missing else error.status, message
+            )
+            return "refused"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self._refused(body, task, attempt, pods, None, str(error) or repr(error))
+            return "refused"
+        pod = podbuilder.build_pod(owner, spec, attempt, self._settings, named)
         name = pod["metadata"]["name"]
         try:
             await self._client.create_pod(pod)
@@ -364,6 +420,20 @@ class Reconciler:
         if self._metrics:
             self._metrics.pods_created.inc()
         return "created"
+
+    async def _named_template(self, namespace: str, spec: TaskSpec) -> dict[str, Any] | None:
+        """The ``template`` of the PodTemplate ``spec.podTemplateName`` names, if any, held to
+        the same rules as the task's own podTemplate."""
+        if not spec.pod_template_name:
+            return None
+        found = await self._client.get_pod_template(namespace, spec.pod_template_name)
+        template = dict(found.get("template") or {})
+        podtemplate.check(
+            template,
+            primary=spec.primary_container,
+            where=f"PodTemplate {namespace}/{spec.pod_template_name}",
+        )
+        return template
 
     async def _exists(
         self, body: Mapping[str, Any], task: Task, name: str

@@ -7,6 +7,7 @@ reads the same settings from the environment only.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ ENV_PREFIX: Final = "CONTAINERTASK_"
 DEFAULT_COPILOT_IMAGE: Final = "ghcr.io/containertask/containertask:0.1.0"
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS: Final = ("full", "plain", "json")
+# Flyte's default ``gpu-device-node-label``: the node label naming a node's accelerator.
+DEFAULT_ACCELERATOR_LABEL: Final = "k8s.amazonaws.com/accelerator"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class OperatorSettings:
     # task's status write queued behind the rate limit.
     workers: int = 256
     helper_resources: HelperResources = field(default_factory=HelperResources)
+    # Flyte's backend settings for ``gpu="T4:1"`` and ``interruptible=True``.
+    gpu_accelerator_label: str = DEFAULT_ACCELERATOR_LABEL
+    interruptible_tolerations: tuple[Mapping[str, Any], ...] = ()
+    interruptible_node_selector: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def clusterwide(self) -> bool:
@@ -190,7 +197,45 @@ def parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
         default=default("RESYNC", d.resync_seconds),
         help="seconds between safety-net reconciles of an unfinished task",
     )
+    p.add_argument(
+        "--gpu-accelerator-label",
+        default=default("GPU_ACCELERATOR_LABEL", d.gpu_accelerator_label),
+        help="node label selecting a task's accelerator (gpu='T4:1' -> <label>=nvidia-tesla-t4)",
+    )
+    p.add_argument(
+        "--interruptible-tolerations",
+        type=_json_list,
+        default=default("INTERRUPTIBLE_TOLERATIONS", "[]"),
+        help="JSON list of tolerations added to interruptible tasks' pods",
+    )
+    p.add_argument(
+        "--interruptible-node-selector",
+        type=_json_labels,
+        default=default("INTERRUPTIBLE_NODE_SELECTOR", "{}"),
+        help='JSON object of node labels interruptible tasks\' pods require, e.g. {"spot": "true"}',
+    )
     return p
+
+
+def _json_list(text: str) -> list[dict[str, Any]]:
+    value = _json(text)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise argparse.ArgumentTypeError(f"not a JSON list of objects: {text!r}")
+    return value
+
+
+def _json_labels(text: str) -> dict[str, str]:
+    value = _json(text)
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise argparse.ArgumentTypeError(f"not a JSON object of strings: {text!r}")
+    return value
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not JSON: {text!r} ({e})") from None
 
 
 def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -223,6 +268,9 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Oper
         watch_server_timeout=int(args.watch_timeout),
         resync_seconds=float(args.resync),
         workers=max(int(args.workers), 1),
+        gpu_accelerator_label=args.gpu_accelerator_label,
+        interruptible_tolerations=tuple(args.interruptible_tolerations),
+        interruptible_node_selector=args.interruptible_node_selector,
     )
 
 

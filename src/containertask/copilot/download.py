@@ -29,15 +29,20 @@ class DownloadError(Exception):
     """An input could not be provided; the message names the input and the URI."""
 
 
-def download(config: CopilotConfig, storage: Storage) -> Plan | None:
-    """Write every input into ``input_path``; returns what was written (None in mode ``none``)."""
+def download(config: CopilotConfig, storage: Storage, root: Path | None = None) -> Plan | None:
+    """Write every input into ``input_path``; returns what was written (None in mode ``none``).
+
+    ``root``: where ``input_path`` is on this machine, when it is mounted there only later (a
+    local run); the documents still name the paths the program sees."""
     dl = config.data_loading
     if dl.download_mode == "none":
         events.emit("download-skipped", reason="downloadMode is none")
         return None
     types = {i.name: i.type for i in config.inputs}
     plan = plan_inputs(types, _input_values(config, storage), dl.input_path, dl.file_input_layout)
-    root = Path(dl.input_path)
+    if root is not None:
+        plan = plan.relocated(Path(dl.input_path), root)
+    root = root or Path(dl.input_path)
     root.mkdir(parents=True, exist_ok=True)
     for directory in plan.dirs:
         directory.mkdir(parents=True, exist_ok=True)

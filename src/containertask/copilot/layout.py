@@ -52,6 +52,22 @@ class Plan:
     def transfer_for(self, uri: str) -> Transfer | None:
         return next((t for t in (*self.files, *self.directories) if t.uri == uri), None)
 
+    def relocated(self, old: Path, new: Path) -> Plan:
+        """The same plan writing below ``new`` instead of ``old`` (a local run writes the inputs
+        into a directory that the engine mounts at ``old``); the values keep the paths the
+        program sees."""
+
+        def move(path: Path) -> Path:
+            return new / path.relative_to(old)
+
+        return Plan(
+            texts=[(move(p), text) for p, text in self.texts],
+            dirs=[move(p) for p in self.dirs],
+            files=[Transfer(t.field, t.uri, move(t.path)) for t in self.files],
+            directories=[Transfer(t.field, t.uri, move(t.path)) for t in self.directories],
+            values=self.values,
+        )
+
 
 class OutputError(Exception):
     """The program's outputs are wrong (missing, unparsable, too large): a user error."""

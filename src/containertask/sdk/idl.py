@@ -13,7 +13,7 @@ from flyteidl2.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb
 from google.protobuf import duration_pb2, struct_pb2
 
 from containertask.api import values
-from containertask.api.spec import DataLoading, TaskSpec
+from containertask.api.spec import SHARED_MEMORY_AUTO, DataLoading, TaskSpec
 from containertask.api.types import TypeRef
 
 TASK_TYPE: Final = "raw-container"
@@ -83,10 +83,29 @@ def _metadata(spec: TaskSpec) -> tasks_pb2.TaskMetadata:
         retries=literals_pb2.RetryStrategy(retries=spec.retries.limit),
         discoverable=spec.cache_version is not None,
         discovery_version=spec.cache_version or "",
+        interruptible=spec.interruptible,
+        cache_serializable=spec.cache_serialize,
+        cache_ignore_input_vars=list(spec.cache_ignored_inputs),
+        pod_template_name=spec.pod_template_name or "",
     )
     if spec.timeout_seconds is not None:
         metadata.timeout.CopyFrom(duration_pb2.Duration(seconds=spec.timeout_seconds))
     return metadata
+
+
+def _extended_resources(spec: TaskSpec) -> tasks_pb2.ExtendedResources | None:
+    """The accelerator and /dev/shm, as flyte-sdk describes them."""
+    if spec.accelerator is None and spec.shared_memory is None:
+        return None
+    extended = tasks_pb2.ExtendedResources()
+    if spec.accelerator:
+        extended.gpu_accelerator.device = spec.accelerator
+    if spec.shared_memory is not None:
+        extended.shared_memory.mount_path = "/dev/shm"
+        extended.shared_memory.mount_name = "flyte-shm"
+        if spec.shared_memory != SHARED_MEMORY_AUTO:
+            extended.shared_memory.size_limit = spec.shared_memory
+    return extended
 
 
 def task_template(
@@ -113,12 +132,13 @@ def task_template(
         ),
         container=tasks_pb2.Container(
             image=definition.image,
-            command=list(definition.command),
-            args=list(definition.arguments),
+            command=list(definition.entrypoint),
+            args=list(definition.container_args),
             resources=_resources(definition),
             env=plain_env,
             data_config=data_loading_config(definition.data_loading),
         ),
         custom=custom_struct,
         config=dict(config),
+        extended_resources=_extended_resources(definition),
     )

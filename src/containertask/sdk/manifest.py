@@ -28,6 +28,8 @@ MAX_NAME: Final = 63
 _BASE_LIMIT: Final = MAX_NAME - HASH_LENGTH - SUFFIX_LENGTH - 2
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 TASK_NAME_ANNOTATION: Final = f"{GROUP}/task-name"
+SHORT_NAME_ANNOTATION: Final = f"{GROUP}/short-name"  # Flyte's short_name: the name shown
+DOCS_ANNOTATION: Final = f"{GROUP}/docs"  # Flyte's docs: the task's description
 
 
 def spec_hash(spec: TaskSpec) -> str:
@@ -61,12 +63,18 @@ def check_name(name: str) -> str:
     return name
 
 
-def build(task_name: str, spec: TaskSpec, name: str, namespace: str | None) -> dict[str, Any]:
+def build(
+    task_name: str,
+    spec: TaskSpec,
+    name: str,
+    namespace: str | None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The resource; ``metadata.namespace`` is left out when None (kubectl's namespace applies)."""
     metadata: dict[str, Any] = {"name": check_name(name)}
     if namespace is not None:
         metadata["namespace"] = namespace
-    metadata["annotations"] = {TASK_NAME_ANNOTATION: task_name}
+    metadata["annotations"] = {TASK_NAME_ANNOTATION: task_name, **(annotations or {})}
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec.to_dict()}
 
 

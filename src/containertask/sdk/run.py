@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 from flyteidl2.core import literals_pb2
 from kubernetes.client.exceptions import ApiException
@@ -26,7 +26,7 @@ from containertask.api.constants import MAIN_CONTAINER
 from containertask.api.errors import SpecError
 from containertask.api.spec import TaskSpec
 from containertask.api.status import Phase, TaskStatus
-from containertask.sdk import manifest
+from containertask.sdk import local, manifest, uploads
 from containertask.sdk.client import Client
 from containertask.sdk.errors import (
     RunDeletedError,
@@ -221,24 +221,68 @@ def _reporter(name: str, progress: ProgressCallback | bool) -> ProgressCallback:
     return report
 
 
+class LocalRun:
+    """A run in the local container engine (``mode="local"``): finished when returned."""
+
+    def __init__(self, name: str, result: local.LocalResult) -> None:
+        self.name, self.result = name, result
+
+    def __repr__(self) -> str:
+        return f"LocalRun({self.name}, exit code {self.result.exit_code})"
+
+    def wait(self, timeout: float | None = None, progress: Any = False) -> LocalRun:
+        return self
+
+    def outputs(self) -> dict[str, Any]:
+        """The typed outputs (files and directories as local paths), in declaration order."""
+        return dict(self.result.outputs)
+
+    def logs(self) -> str:
+        """The last lines of the container's log."""
+        return "\n".join(self.result.logs)
+
+
+MODES: Final = ("remote", "local")
+
+
 @dataclass(frozen=True)
 class RunContext:
-    """Settings of a submission: ``with_runcontext(name=..., namespace=...).run(task, x=1)``."""
+    """Settings of a submission: ``with_runcontext(name=..., namespace=...).run(task, x=1)``.
+
+    ``mode="local"`` runs the task in the local container engine instead (as ``task(x=1)``
+    does) and returns a finished :class:`LocalRun`. ``raw_data_path``: where local file and
+    directory inputs of a cluster run are uploaded."""
 
     name: str | None = None
     namespace: str | None = None
     client: Client | None = None
+    mode: str = "remote"
+    raw_data_path: str | None = None
 
-    def run(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+    def run(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run | LocalRun:
         """Create the task's resource with these inputs and return its Run (without waiting)."""
-        spec = task.spec(*args, **inputs)
-        name = self.name or f"{manifest.resource_name(task.name, spec)}-{_suffix()}"
+        if self.mode not in MODES:
+            raise SpecError("mode", "not a run mode", self.mode, allowed=", ".join(MODES))
+        if self.mode == "local":
+            return self.run_local(task, *args, **inputs)
+        return self.submit(task, *args, **inputs)
+
+    def run_local(self, task: ContainerTask, *args: Any, **inputs: Any) -> LocalRun:
+        """Run the task in the local container engine; returns when it has finished."""
+        result = local.execute(task, task.spec(*args, **inputs))
+        return LocalRun(self.name or result.directory.name, result)
+
+    def submit(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+        """Create the task's resource on the cluster (local files and directories uploaded
+        first) and return its Run without waiting."""
+        spec = uploads.upload_local_inputs(task.spec(*args, **inputs), self.raw_data_path)
+        name = self.name or f"{manifest.resource_name(task.short_name, spec)}-{_suffix()}"
         client = self.client or Client.from_config()
         namespace = self.namespace or task.namespace or client.namespace
         created = client.create(task.manifest(spec, name, namespace))
         return Run(created["metadata"]["name"], namespace, client)
 
-    async def arun(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run:
+    async def arun(self, task: ContainerTask, *args: Any, **inputs: Any) -> Run | LocalRun:
         """:meth:`run` without blocking the event loop."""
         return await asyncio.to_thread(self.run, task, *args, **inputs)
 
@@ -248,15 +292,57 @@ def _suffix() -> str:
 
 
 def with_runcontext(
-    name: str | None = None, namespace: str | None = None, client: Client | None = None
+    mode: str = "remote",
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    client: Client | None = None,
+    raw_data_path: str | None = None,
+    **_: Any,
 ) -> RunContext:
-    return RunContext(name, namespace, client)
+    """Flyte's ``with_runcontext``; ``mode`` is ``remote`` (the cluster) or ``local``. Flyte
+    options with no meaning here (``project``, ``domain``, ...) are accepted and ignored."""
+    return RunContext(name, namespace, client, mode, raw_data_path)
 
 
-def run(task: ContainerTask, *args: Any, **inputs: Any) -> Run:
-    """Submit ``task`` with these inputs to the current kubeconfig's cluster; see :class:`Run`."""
-    return RunContext().run(task, *args, **inputs)
+@overload
+def run(
+    task: ContainerTask, *args: Any, mode: Literal["remote"] = "remote", **inputs: Any
+) -> Run: ...
 
 
-async def arun(task: ContainerTask, *args: Any, **inputs: Any) -> Run:
-    return await RunContext().arun(task, *args, **inputs)
+@overload
+def run(task: ContainerTask, *args: Any, mode: Literal["local"], **inputs: Any) -> LocalRun: ...
+
+
+def run(task: ContainerTask, *args: Any, mode: str = "remote", **inputs: Any) -> Run | LocalRun:
+    """Submit ``task`` with these inputs to the current kubeconfig's cluster (see :class:`Run`),
+    or with ``mode="local"`` run it in the local container engine. A task with an input named
+    ``mode`` gets ``mode=`` as that input (choose the mode with ``with_runcontext`` then)."""
+    return _context(task, mode, inputs).run(task, *args, **inputs)
+
+
+def _context(task: ContainerTask, mode: str, inputs: dict[str, Any]) -> RunContext:
+    if "mode" in task.input_types:
+        if mode != "remote":
+            inputs["mode"] = mode
+        return RunContext()
+    return RunContext(mode=mode)
+
+
+@overload
+async def arun(
+    task: ContainerTask, *args: Any, mode: Literal["remote"] = "remote", **inputs: Any
+) -> Run: ...
+
+
+@overload
+async def arun(
+    task: ContainerTask, *args: Any, mode: Literal["local"], **inputs: Any
+) -> LocalRun: ...
+
+
+async def arun(
+    task: ContainerTask, *args: Any, mode: str = "remote", **inputs: Any
+) -> Run | LocalRun:
+    return await _context(task, mode, inputs).arun(task, *args, **inputs)

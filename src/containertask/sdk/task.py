@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,21 +26,31 @@ from containertask.api import values
 from containertask.api.errors import SpecError
 from containertask.api.spec import DataLoading, Input, Output, TaskSpec
 from containertask.api.types import Directory, File, TypeRef
-from containertask.sdk import idl, local, manifest, options, run
+from containertask.sdk import idl, local, manifest, options, run, uploads
 from containertask.sdk.errors import TaskError
 from containertask.sdk.types import type_ref
 
-OPTIONS: Final = (*options.SPEC_OPTIONS, "cache", "namespace")
-# Flyte options of TaskTemplate.override that have no meaning for a ContainerTask resource.
-_FLYTE_ONLY: Final = ("short_name", "reusable", "max_inline_io_bytes", "queue", "interruptible")
-_FIXED: Final = ("name", "image", "inputs", "outputs")
+OPTIONS: Final = (
+    *options.SPEC_OPTIONS,
+    *("cache", "namespace", "short_name", "docs", "reusable", "file_input_layout"),
+)
+_FIXED: Final = ("name", "image", "inputs", "outputs", "docs")
 _DEFINITION: Final = (
     "command",
     "arguments",
+    "entrypoint",
     "input_data_dir",
     "output_data_dir",
     "metadata_format",
+    "file_input_layout",
 )
+# Flyte's file_input_layout names (and the resource's own) -> spec.dataLoading.fileInputLayout.
+_LAYOUTS: Final = {
+    "DIRECT": "direct",
+    "NAMED_DIR": "namedDir",
+    "direct": "direct",
+    "namedDir": "namedDir",
+}
 
 # Resource field -> the ContainerTask parameter that sets it, for errors in the user's terms.
 _PARAMETERS: Final = (
@@ -56,6 +65,12 @@ _PARAMETERS: Final = (
     ("spec.pendingTimeoutSeconds", "timeout.max_queued_time"),
     ("spec.uploadTimeoutSeconds", "upload_timeout"),
     ("spec.env", "env_vars"),
+    ("spec.dataLoading.fileInputLayout", "file_input_layout"),
+    ("spec.cacheIgnoredInputs", "cache.ignored_inputs"),
+    ("spec.maxInlineIoBytes", "max_inline_io_bytes"),
+    ("spec.sharedMemory", "resources.shm"),
+    ("spec.podTemplateName", "pod_template"),
+    ("spec.primaryContainerName", "pod_template.primary_container_name"),
     ("spec.", ""),
 )
 
@@ -91,26 +106,16 @@ def _input(name: str, t: TypeRef, value: Any) -> Input:
     return Input(name, t, value=value)
 
 
-def image_uri(image: Any) -> str:
-    """An image as a string: ``str``, or an object with ``uri``/``image_uri``/``base_image``."""
-    if isinstance(image, str):
-        return image
-    for attribute in ("uri", "image_uri", "base_image"):
-        value = getattr(image, attribute, None)
-        if isinstance(value, str) and value:
-            return value
-    return str(image)
-
-
 class ContainerTask:
     """A task that runs ``command`` (plus ``arguments``) in ``image`` with typed inputs and outputs.
 
     Inputs arrive as files named after them in ``input_data_dir`` and in ``{{.inputs.x}}``
     templates; the program writes each output as a file named after it in ``output_data_dir``.
-    Keyword options: ``resources``, ``retries``, ``timeout``, ``upload_timeout``, ``env_vars``,
-    ``secrets``, ``pod_template``, ``node_selector``, ``tolerations``, ``service_account``,
-    ``cache`` (True or ``"auto"`` for a version derived from the definition, or a version string),
-    ``output_location`` and ``namespace``.
+    Keyword options are Flyte's (``resources``, ``retries``, ``timeout``, ``env_vars``,
+    ``secrets``, ``pod_template``, ``cache``, ``short_name``, ``docs``, ``queue``,
+    ``interruptible``, ``max_inline_io_bytes``, ``reusable``, ``file_input_layout``) plus
+    ``upload_timeout``, ``node_selector``, ``tolerations``, ``service_account``, ``entrypoint``,
+    ``output_location`` and ``namespace``; the README lists what each does.
     """
 
     def __init__(
@@ -124,7 +129,7 @@ class ContainerTask:
         input_data_dir: str | Path = "/var/inputs",
         output_data_dir: str | Path = "/var/outputs",
         metadata_format: Literal["JSON", "YAML", "PROTO"] = "JSON",
-        local_logs: bool = False,
+        local_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
@@ -151,34 +156,51 @@ class ContainerTask:
             raise self._error(err) from None
         self._native = NativeInterface(self._init["inputs"], self._init["outputs"])
         self.namespace: str | None = kwargs.get("namespace")
-        manifest.base_name(name)  # fails now if the name cannot name a resource
+        self.short_name: str = kwargs.get("short_name") or name
+        self.docs: Any = kwargs.get("docs")
+        try:
+            manifest.base_name(self.short_name)  # fails now if it cannot name a resource
+        except SpecError as err:
+            raise self._error(err) from None
 
     def _build_definition(self, kwargs: Mapping[str, Any]) -> TaskSpec:
         unknown = sorted(set(kwargs) - set(OPTIONS))
         if unknown:
             raise SpecError(unknown[0], "unknown option", allowed=", ".join(OPTIONS))
-        command, arguments = self._init["command"], self._init["arguments"] or ()
-        for field, given in (("command", command), ("arguments", arguments)):
-            if not isinstance(given, str | Sequence):
-                raise SpecError(field, "must be a list of strings or one string", given)
+        _check_reusable(kwargs.get("reusable"))
+        short_name, docs = kwargs.get("short_name"), kwargs.get("docs")
+        if short_name is not None and not isinstance(short_name, str):
+            raise SpecError("short_name", "must be a string", short_name)
+        if docs is not None and not isinstance(_docs_text(docs), str):
+            raise SpecError("docs", "must be a string or a Documentation", docs)
+        layout = kwargs.get("file_input_layout") or "direct"
+        if layout not in _LAYOUTS:
+            raise SpecError(
+                "file_input_layout", "not a layout", layout, allowed=", ".join(_LAYOUTS)
+            )
+        command = options.strings(self._init["command"], "command")
+        arguments = options.strings(self._init["arguments"] or [], "arguments")
         inputs = {n: type_ref(t, f"inputs.{n}") for n, t in self._init["inputs"].items()}
         outputs = {n: type_ref(t, f"outputs.{n}") for n, t in self._init["outputs"].items()}
         spec = TaskSpec(
-            image=image_uri(self._init["image"]),
-            command=tuple(shlex.split(command) if isinstance(command, str) else command),
-            arguments=tuple(shlex.split(arguments) if isinstance(arguments, str) else arguments),
+            image=options.image_uri(self._init["image"]),
+            command=tuple(command),
+            arguments=tuple(arguments),
             inputs=tuple(_input(n, t, _placeholder(t)) for n, t in inputs.items()),
             outputs=tuple(Output(n, t) for n, t in outputs.items()),
             data_loading=DataLoading(
                 input_path=os.fspath(self._init["input_data_dir"]),
                 output_path=os.fspath(self._init["output_data_dir"]),
                 format=self._init["metadata_format"],
+                file_input_layout=_LAYOUTS[layout],
             ),
             **options.spec_fields(kwargs),
         )
         return _with_cache(spec, kwargs.get("cache"))
 
     def _error(self, err: SpecError) -> TaskError:
+        if isinstance(err, TaskError):
+            return err
         field = err.field
         for prefix, parameter in _PARAMETERS:
             if field.startswith(prefix):
@@ -188,7 +210,8 @@ class ContainerTask:
         for kind in ("inputs", "outputs"):
             declared = list(self._init[kind])
             for i, name in enumerate(declared):
-                field = field.replace(f"{kind}[{i}]", f"{kind}.{name}")
+                if field.startswith(f"{kind}[{i}]"):
+                    field = f"{kind}.{name}" + field[len(f"{kind}[{i}]") :]
         return TaskError(self.name, err, field)
 
     # --- the definition ---------------------------------------------------------------------
@@ -319,31 +342,39 @@ class ContainerTask:
     def manifest(
         self, spec: TaskSpec, name: str | None = None, namespace: str | None = None
     ) -> dict[str, Any]:
-        """The resource of ``spec`` (from :meth:`spec`); files must be in an object store."""
+        """The resource of ``spec`` (from :meth:`spec`); files must be in an object store
+        (``containertask.run`` uploads local ones first)."""
         for inp in spec.inputs:
-            local_path = _first_local_path(inp.resolved_value)
+            local_path = uploads.first_local_path(inp.resolved_value)
             if local_path is not None:
                 raise self._error(
                     SpecError(
                         f"inputs.{inp.name}",
-                        "a local path cannot reach the cluster; upload it first",
+                        "a local path cannot reach the cluster from a manifest; "
+                        "containertask.run(...) uploads it, or upload it yourself",
                         local_path,
                         allowed="a URI such as s3://bucket/key",
                     )
                 )
+        annotations = {}
+        if self.short_name != self.name:
+            annotations[manifest.SHORT_NAME_ANNOTATION] = self.short_name
+        if self.docs is not None:
+            annotations[manifest.DOCS_ANNOTATION] = _docs_text(self.docs)
         try:
             return manifest.build(
                 self.name,
                 spec,
-                name or manifest.resource_name(self.name, spec),
+                name or manifest.resource_name(self.short_name, spec),
                 namespace or self.namespace,
+                annotations,
             )
         except SpecError as err:
             raise self._error(err) from None
 
     def submit(self, *args: Any, **inputs: Any) -> run.Run:
         """Create the resource on the cluster of the current kubeconfig; see ``containertask.run``."""
-        return run.run(self, *args, **inputs)
+        return run.RunContext().submit(self, *args, **inputs)
 
     # --- Flyte's execution hooks ------------------------------------------------------------
 
@@ -352,8 +383,9 @@ class ContainerTask:
         return self.bind(*args, **kwargs)
 
     def execute(self, **kwargs: Any) -> Any:
-        """Run the task locally; see :mod:`containertask.sdk.local`."""
-        return local.execute(self.name, kwargs)
+        """Run the task in a local container engine and return its outputs (one value, a tuple
+        in declaration order, or None); see :mod:`containertask.sdk.local`."""
+        return local.result(self, local.execute(self, self.spec(**kwargs)))
 
     def post(self, return_vals: Any) -> Any:
         """Called after execution with its result; returns it unchanged."""
@@ -378,42 +410,56 @@ def _override_problem(key: str) -> str | None:
         return "cannot be overridden: it identifies the task; define a new ContainerTask"
     if key in _DEFINITION:
         return "cannot be overridden: it defines the task; define a new ContainerTask"
-    if key in _FLYTE_ONLY:
-        return "is a Flyte option that containertask does not support"
     if key not in (*OPTIONS, "local_logs"):
         return "unknown option"
     return None
 
 
-def _with_cache(spec: TaskSpec, cache: Any) -> TaskSpec:
-    """``cache``: False/None (off), True or "auto" (a version hashed from the definition), or an
-    explicit version string."""
-    if cache is None or cache is False:
-        return spec
-    if cache is True or cache == "auto":
-        definition = spec.to_dict()
-        definition.pop("inputs")
-        canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        version = "auto-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
-        return dataclasses.replace(spec, cache_version=version)
-    if isinstance(cache, str) and cache:
-        return dataclasses.replace(spec, cache_version=cache)
+def _check_reusable(value: Any) -> None:
+    if value is None or value == "off":
+        return
     raise SpecError(
-        "cache", "not a cache setting", cache, allowed='True, False, "auto" or a version'
+        "reusable",
+        "a ContainerTask runs each execution in a pod of its own; Flyte's reusable containers "
+        "(a pool of long-lived Python workers that run many tasks) have no counterpart for a "
+        "raw container, whose program runs once and exits",
+        value,
+        allowed='None or "off"',
     )
 
 
-def _first_local_path(value: Any) -> str | None:
-    """The first file or directory in ``value`` given by a local path rather than a URI."""
-    if isinstance(value, File | Directory):
-        return None if "://" in value.uri else value.uri
-    items = list(value.values()) if isinstance(value, Mapping) else value
-    if isinstance(items, list):
-        for item in items:
-            found = _first_local_path(item)
-            if found is not None:
-                return found
-    return None
+def _docs_text(docs: Any) -> Any:
+    """A docs string, or Flyte's Documentation(description=...)."""
+    return docs if isinstance(docs, str) else getattr(docs, "description", None)
+
+
+def _with_cache(spec: TaskSpec, value: Any) -> TaskSpec:
+    """Flyte's ``cache``: ``auto`` derives the version from what decides the outputs (image,
+    entrypoint, command, arguments, data directories and the interface, plus the salt), so a new
+    image or command line never reuses old results; ``override`` uses ``version_override``."""
+    setting = options.cache(value)
+    mode = setting.mode
+    if mode == "disable":
+        return spec
+    if mode == "override":
+        version = str(setting.version_override)
+    else:
+        definition = spec.to_dict()
+        parts = {k: definition.get(k) for k in ("image", "entrypoint", "command", "arguments")}
+        parts["interface"] = [
+            [{"name": i.name, "type": str(i.type)} for i in spec.inputs],
+            definition["outputs"],
+        ]
+        parts["dataLoading"] = definition["dataLoading"]
+        parts["salt"] = setting.salt
+        canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+        version = "auto-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return dataclasses.replace(
+        spec,
+        cache_version=version,
+        cache_serialize=setting.serialize,
+        cache_ignored_inputs=setting.ignored,
+    )
 
 
 def _caller_file() -> str | None:

@@ -56,7 +56,9 @@ def test_success_publishes_the_uploaders_outputs(
     pod = tasks.core.read_namespaced_pod("area-1", tasks.namespace)
     assert [c.name for c in pod.spec.init_containers] == ["uploader", "downloader"]
     assert pod.spec.init_containers[0].restart_policy == "Always"
-    assert pod.spec.containers[0].command == ["./area.sh", "3.0"]
+    # As in Flyte: the image's ENTRYPOINT runs command + arguments, floats as Go writes them.
+    assert pod.spec.containers[0].command is None
+    assert pod.spec.containers[0].args == ["./area.sh", "3"]
     assert pod.metadata.owner_references[0].kind == "ContainerTask"
     reasons = [reason for _, reason, _ in tasks.events("area")]
     assert "PodCreated" in reasons and "Succeeded" in reasons

@@ -14,9 +14,12 @@ import yaml
 
 import containertask
 import localcluster
-from containertask import ContainerTask, Directory, File
+from containertask import ContainerTask, Dir, Directory, File
 from containertask.api import TaskSpec
 from containertask.sdk import loader
+from examples.flyte.code_runner import python_code_runner
+from examples.flyte.dir_io import shout_files
+from examples.flyte.ellipse_python import calculate_ellipse_area_python
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +58,32 @@ TYPED = ContainerTask(
     cache=True,
     output_location="s3://bucket/runs/",
 )
+FLYTE_OPTIONS = ContainerTask(
+    name="flyte-options",
+    image="auto",
+    command=[
+        "sh",
+        "-c",
+        "echo {{.inputs.a}} {{.Input}} {{ $outputPrefix }} {{.RawOutputDataPrefix}}",
+    ],
+    arguments=["{{.perRetryUniqueKey}}", "{{.inputPrefix}}", "{{ .inputs.big }}"],
+    inputs={"a": float, "big": File},
+    outputs={"out": Dir},
+    resources=containertask.Resources(cpu=1, memory="1Gi", gpu="T4:1", disk="10Gi", shm="auto"),
+    secrets=[containertask.Secret(key="api-key", as_env_var="API_KEY"), "db/token"],
+    pod_template=containertask.PodTemplate(
+        primary_container_name="primary", labels={"team": "a"}, annotations={"note": "x"}
+    ),
+    cache=containertask.Cache("auto", serialize=True, ignored_inputs=("big",), salt="1"),
+    short_name="opts",
+    docs="Every Flyte keyword at once.",
+    queue="team-a",
+    interruptible=True,
+    max_inline_io_bytes=2048,
+    reusable="off",
+    file_input_layout="NAMED_DIR",
+    entrypoint=["/bin/sh", "-e"],
+)
 TYPED_VALUES: dict[str, Any] = {
     "n": 3,
     "x": 0.1,
@@ -77,8 +106,22 @@ def apply(cluster: localcluster.Cluster, namespace: str, text: str) -> Any:
 
 @pytest.mark.parametrize(
     ("task", "inputs"),
-    [(ellipse_area, {"a": 3.0, "b": 4.0}), (TYPED, TYPED_VALUES)],
-    ids=["example", "every-type-and-option"],
+    [
+        (ellipse_area, {"a": 3.0, "b": 4.0}),
+        (TYPED, TYPED_VALUES),
+        (calculate_ellipse_area_python, {"a": 3.0, "b": 4.0}),
+        (python_code_runner, {"script.py": "s3://bucket/add.py", "a": 1, "b": 2}),
+        (shout_files, {"docs": "s3://bucket/docs/"}),
+        (FLYTE_OPTIONS, {"a": 1.0, "big": "s3://bucket/big.bin"}),
+    ],
+    ids=[
+        "example",
+        "every-type-and-option",
+        "flyte-template-spellings",
+        "input-named-like-a-file",
+        "dir-in-and-out",
+        "every-flyte-option",
+    ],
 )
 def test_sdk_manifests_pass_server_side_apply_and_read_back_unchanged(
     cluster: localcluster.Cluster, namespace: str, crd: str, task: ContainerTask, inputs: Any
@@ -186,6 +229,21 @@ MALFORMED: list[tuple[str, dict[str, Any], list[str]]] = [
         "malformed-template",
         mutated("spec.command.3", "{{.inputs.a}"),
         ["spec.command", "malformed template"],
+    ),
+    (
+        "unknown-template-any-case",
+        mutated("spec.command.3", "{{ $Inputs.c }}"),
+        ["spec", "names an input that is not declared"],
+    ),
+    (
+        "template-flyte-does-not-know",
+        mutated("spec.command.3", "{{.outputs.a}}"),
+        ["spec.command", "malformed template"],
+    ),
+    (
+        "zero-inline-limit",
+        mutated("spec.maxInlineIoBytes", 0),
+        ["spec.maxInlineIoBytes"],
     ),
     (
         "bad-format",

@@ -66,6 +66,16 @@ FULL_SPEC: dict[str, Any] = {
         "metadata": {"labels": {"team": "a"}, "annotations": {"note": "x"}},
         "spec": {"priorityClassName": "batch"},
     },
+    "podTemplateName": "gpu-pods",
+    "primaryContainerName": "primary",
+    "entrypoint": ["/bin/sh"],
+    "queue": "team-a",
+    "interruptible": True,
+    "accelerator": "nvidia-tesla-t4",
+    "sharedMemory": "1Gi",
+    "maxInlineIoBytes": 4096,
+    "cacheIgnoredInputs": ["n"],
+    "cacheSerialize": True,
     "cancel": True,
 }
 

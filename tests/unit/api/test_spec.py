@@ -149,7 +149,8 @@ def test_templates_render_text_and_paths() -> None:
         "a": render_value(types["a"], 3.0),
         "when": render_value(types["when"], spec.input_values["when"]),
     }
-    assert render(spec.command, subs) == ["sh", "-c", "echo 3.0 2024-05-01T12:00:00Z"]
+    runtime = spec.runtime_values("s3://b/out", "k")
+    assert render(spec.command, subs, runtime) == ["sh", "-c", "echo 3 2024-05-01T12:00:00Z"]
     assert input_path("f", TypeRef("file"), "s3://b/f.csv", "/in", "namedDir") == "/in/f/f.csv"
     assert input_path("f", TypeRef("file"), "s3://b/f.csv", "/in", "direct") == "/in/f"
 

@@ -80,10 +80,11 @@ def test_pod_shape() -> None:
 
 
 def test_main_container_renders_templates_and_mounts_data_dirs() -> None:
+    """As Flyte: no command (the image's ENTRYPOINT runs), command + arguments are the args."""
     main = container(pod_for(), "main")
     assert main["image"] == "shell:1"
-    assert main["command"] == ["./area.sh", "3.0", "/var/inputs/data"]
-    assert main["args"] == ["--b=4"]
+    assert "command" not in main
+    assert main["args"] == ["./area.sh", "3", "/var/inputs/data", "--b=4"]
     assert main["volumeMounts"] == [
         {"name": "inputs", "mountPath": "/var/inputs"},
         {"name": "outputs", "mountPath": "/var/outputs"},
@@ -93,6 +94,112 @@ def test_main_container_renders_templates_and_mounts_data_dirs() -> None:
 def test_main_container_keeps_image_entrypoint_without_command() -> None:
     main = container(pod_for(command=[], arguments=[]), "main")
     assert "command" not in main and "args" not in main
+
+
+def test_an_explicit_entrypoint_is_the_containers_command() -> None:
+    main = container(pod_for(entrypoint=["/bin/sh", "-c"], command=["echo {{.inputs.b}}"]), "main")
+    assert main["command"] == ["/bin/sh", "-c"]
+    assert main["args"] == ["echo 4", "--b=4"]
+
+
+def test_runtime_templates_name_the_attempt() -> None:
+    main = container(
+        pod_for(
+            attempt=2,
+            command=["{{.outputPrefix}}", "{{ $RawOutputDataPrefix }}", "{{.perRetryUniqueKey}}"],
+            arguments=["{{.input}}", "{{.inputPrefix}}"],
+        ),
+        "main",
+    )
+    prefix = naming.output_prefix("s3://bucket/runs", "team-a", "area", "uid-1", 2)
+    assert main["args"] == [
+        prefix,
+        prefix.rstrip("/") + "/raw",
+        "area-2",
+        "/var/inputs/inputs.pb",
+        "/var/inputs",
+    ]
+
+
+def test_queue_labels_the_pod_for_kueue() -> None:
+    pod = pod_for(queue="team-a-queue")
+    assert pod["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a-queue"
+    assert "kueue.x-k8s.io/queue-name" not in pod_for()["metadata"]["labels"]
+
+
+def test_accelerator_and_interruptible_come_from_operator_settings() -> None:
+    settings = OperatorSettings(
+        gpu_accelerator_label="cloud.example/gpu",
+        interruptible_tolerations=({"key": "spot", "operator": "Exists"},),
+        interruptible_node_selector={"lifecycle": "spot"},
+    )
+    pod = pod_for(
+        settings=settings,
+        accelerator="nvidia-tesla-t4",
+        interruptible=True,
+        nodeSelector={"disk": "ssd"},
+    )
+    assert pod["spec"]["nodeSelector"] == {
+        "disk": "ssd",
+        "cloud.example/gpu": "nvidia-tesla-t4",
+        "lifecycle": "spot",
+    }
+    assert pod["spec"]["tolerations"] == [
+        {
+            "key": "cloud.example/gpu",
+            "operator": "Equal",
+            "value": "nvidia-tesla-t4",
+            "effect": "NoSchedule",
+        },
+        {"key": "spot", "operator": "Exists"},
+    ]
+    plain = pod_for(settings=settings)["spec"]
+    assert "nodeSelector" not in plain and "tolerations" not in plain
+
+
+@pytest.mark.parametrize(
+    ("shm", "empty_dir"),
+    [("1Gi", {"medium": "Memory", "sizeLimit": "1Gi"}), ("auto", {"medium": "Memory"})],
+)
+def test_shared_memory_is_a_memory_backed_dev_shm(shm: str, empty_dir: dict[str, str]) -> None:
+    pod = pod_for(sharedMemory=shm)
+    assert {"name": "shm", "emptyDir": empty_dir} in pod["spec"]["volumes"]
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container(pod, "main")["volumeMounts"]
+
+
+def test_max_inline_io_bytes_is_the_uploaders_limit() -> None:
+    config = CopilotConfig.from_json(
+        env_of(container(pod_for(maxInlineIoBytes=5000), "uploader"))[COPILOT_CONFIG_ENV]
+    )
+    assert config.inline_limit_bytes == 5000
+
+
+@pytest.mark.parametrize("primary", [None, "primary", "work"])
+def test_the_primary_container_of_a_pod_template_merges_into_main(primary: str | None) -> None:
+    name = primary or "primary"
+    template = {"spec": {"containers": [{"name": name, "securityContext": {"runAsUser": 7}}]}}
+    changes: dict[str, Any] = {"podTemplate": template}
+    if primary:
+        changes["primaryContainerName"] = primary
+    containers = pod_for(**changes)["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["main"]
+    assert containers[0]["securityContext"] == {"runAsUser": 7}
+    assert containers[0]["image"] == "shell:1"
+
+
+def test_a_named_pod_template_lies_under_the_tasks_own() -> None:
+    named = {
+        "metadata": {"labels": {"from": "named", "team": "x"}},
+        "spec": {"priorityClassName": "low", "containers": [{"name": "primary", "tty": True}]},
+    }
+    spec = TaskSpec.from_dict(
+        {**SPEC, "podTemplateName": "gpu", "podTemplate": {"metadata": {"labels": {"team": "a"}}}}
+    )
+    pod = build_pod(OWNER, spec, 1, SETTINGS, named)
+    assert pod["metadata"]["labels"]["from"] == "named"
+    assert pod["metadata"]["labels"]["team"] == "a"
+    assert pod["spec"]["priorityClassName"] == "low"
+    assert pod["spec"]["containers"][0]["tty"] is True
 
 
 @pytest.mark.parametrize(("name", "verb"), [("uploader", "upload"), ("downloader", "download")])

@@ -38,7 +38,7 @@ def tree(root: Path) -> dict[str, str]:
         ("str", "hello world", {"x": "hello world"}),
         ("bool", False, {"x": "false"}),
         ("datetime", "2024-05-01T12:00:00Z", {"x": "2024-05-01T12:00:00Z"}),
-        ("timedelta", 90, {"x": "90.0"}),
+        ("timedelta", 90, {"x": "1m30s"}),
         ("list[int]", [3, 1], {"x/0": "3", "x/1": "1"}),
         ("list[list[bool]]", [[True], []], {"x/0/0": "true"}),
         ("dict[str, str]", {"a": "A", "b c": "B"}, {"x/a": "A", "x/b c": "B"}),
@@ -139,7 +139,7 @@ def test_values_from_inputs_uri(dirs: Dirs, make_config: MakeConfig) -> None:
 
     download(make_config(inputs, inputs_uri=f"file://{pb}"), Storage())
 
-    assert (dirs.inputs / "k").read_text() == "1.5"
+    assert (dirs.inputs / "k").read_text() == "1.5s"
     assert (dirs.inputs / "d" / "x").read_text() == "X"
     assert json.loads((dirs.inputs / "inputs.json").read_text()) == {
         "k": 1.5,

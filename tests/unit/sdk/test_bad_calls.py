@@ -68,10 +68,40 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     ("env-not-str", build(env_vars={"N": 1}), "env_vars['N']: names and values must be strings"),
     (
         "env-twice",
-        build(env_vars={"PASSWORD": "x"}, secrets=["db/password"]),
-        "env_vars: environment variable set twice (got 'PASSWORD')",
+        build(env_vars={"DB_PASSWORD": "x"}, secrets=["db/password"]),
+        "env_vars: environment variable set twice (got 'DB_PASSWORD')",
     ),
-    ("bad-secret", build(secrets=["just-a-name"]), "secrets[0]: not a secret reference"),
+    ("bad-secret", build(secrets=["a/b/c"]), "secrets[0]: not a secret reference"),
+    (
+        "bad-secret-env",
+        build(secrets=[containertask.Secret(key="k", as_env_var="lower")]),
+        "secrets[0].as_env_var: not an environment variable name (got 'lower')",
+    ),
+    (
+        "int-in-command",
+        build(command=["sleep", 3]),
+        "command[1]: must be a string, not int (got 3)",
+    ),
+    (
+        "int-in-arguments",
+        build(arguments=["-n", "{{.inputs.a}}", 2.5]),
+        "arguments[2]: must be a string, not float (got 2.5)",
+    ),
+    (
+        "reserved-name",
+        build(outputs={"outputs.pb": int}),
+        "outputs.outputs.pb.name: is the name of a file the copilot writes",
+    ),
+    (
+        "unknown-gpu",
+        build(resources=containertask.Resources(gpu="Z9:1")),
+        "resources.gpu: not a GPU request (got 'Z9:1')",
+    ),
+    (
+        "reusable",
+        build(reusable=object()),
+        "reusable: a ContainerTask runs each execution in a pod of its own",
+    ),
     ("bad-resources", build(resources={"cpu": "1"}), "resources: not a resources value"),
     ("bad-cache", build(cache=3), "cache: not a cache setting (got 3)"),
     ("empty-image", build(image=""), "image: is required"),
@@ -106,7 +136,7 @@ CASES += [
         lambda: ContainerTask("l", "busybox", "true", inputs={"fs": list[File]}).to_manifest(
             fs=["s3://b/1", "/tmp/2"]
         ),
-        "inputs.fs: a local path cannot reach the cluster; upload it first (got '/tmp/2')",
+        "inputs.fs: a local path cannot reach the cluster from a manifest",
     ),
     (
         "str-for-datetime",

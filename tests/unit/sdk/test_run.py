@@ -309,3 +309,16 @@ def test_printed_progress_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> 
     make_run(client).wait(progress=True)
     err = capsys.readouterr().err.splitlines()
     assert err == ["area-1: Pending", "area-1: Succeeded (attempt 2)"]
+
+
+def test_an_input_named_mode_is_an_input_not_the_run_mode() -> None:
+    from containertask.sdk import run as run_module
+
+    task = containertask.ContainerTask(
+        "m", "busybox", "echo {{.inputs.mode}}", inputs={"mode": str}
+    )
+    inputs: dict[str, Any] = {}
+    context = run_module._context(task, "local", inputs)
+    assert context.mode == "remote" and inputs == {"mode": "local"}
+    plain = containertask.ContainerTask("p", "busybox", "true")
+    assert run_module._context(plain, "local", {}).mode == "local"

@@ -100,7 +100,7 @@ def test_task_template_describes_a_raw_container_task() -> None:
         timeout=timedelta(minutes=5),
         env_vars={"MODE": "fast"},
         secrets=["db/password"],
-        cache="v7",
+        cache=containertask.Cache("override", version_override="v7"),
         pod_template={"spec": {"priorityClassName": "high"}},
     )
     template = task.to_task_template()
@@ -108,15 +108,24 @@ def test_task_template_describes_a_raw_container_task() -> None:
     assert template.id.name == "ellipse_area" and template.id.version
     assert [v.key for v in template.interface.inputs.variables] == ["a", "b"]
     assert template.interface.outputs.variables[0].value.type.simple == types_pb2.SimpleType.FLOAT
-    assert list(template.container.command) == task.container_args()
+    assert list(template.container.command) == []  # the image's ENTRYPOINT runs, as in Flyte
+    assert list(template.container.args) == task.container_args()
     assert template.container.data_config == task.data_loading_config()
     assert template.metadata.retries.retries == 3
     assert template.metadata.timeout.seconds == 300
     assert template.metadata.discoverable and template.metadata.discovery_version == "v7"
     requests = {e.name: e.value for e in template.container.resources.requests}
     limits = {e.name: e.value for e in template.container.resources.limits}
-    assert requests == {tasks_pb2.Resources.CPU: "1", tasks_pb2.Resources.MEMORY: "1Gi"}
-    assert limits == {tasks_pb2.Resources.CPU: "2", tasks_pb2.Resources.GPU: "1"}
+    assert requests == {
+        tasks_pb2.Resources.CPU: "1",
+        tasks_pb2.Resources.MEMORY: "1Gi",
+        tasks_pb2.Resources.GPU: "1",
+    }
+    assert limits == {
+        tasks_pb2.Resources.CPU: "2",
+        tasks_pb2.Resources.MEMORY: "1Gi",
+        tasks_pb2.Resources.GPU: "1",
+    }
     assert [(e.key, e.value) for e in template.container.env] == [("MODE", "fast")]
     # what the template has no field for travels in custom/config
     assert template.custom["podTemplate"]["spec"]["priorityClassName"] == "high"
@@ -145,13 +154,16 @@ def test_native_interface_keeps_the_declared_python_types() -> None:
     assert task.input_types == {"p": TypeRef("file"), "d": TypeRef.parse("list[directory]")}
 
 
-def test_a_direct_call_points_to_running_on_kubernetes() -> None:
+def test_a_direct_call_without_an_engine_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     task = area()
     with pytest.raises(containertask.LocalExecutionUnavailableError) as info:
         task(a=1.0, b=2.0)
-    assert "containertask.run(task, a=..., b=...)" in str(info.value)
-    assert "task.submit(" in str(info.value)
-    with pytest.raises(NotImplementedError):
+    assert f"no container engine answers at unix://{tmp_path}/no-engine.sock" in str(info.value)
+    assert "DOCKER_HOST" in str(info.value) and "containertask.run(task" in str(info.value)
+    with pytest.raises(containertask.LocalExecutionUnavailableError):
         asyncio.run(task.aio(a=1.0, b=2.0))
 
 
@@ -181,10 +193,10 @@ def test_override_returns_a_new_task_and_leaves_the_original() -> None:
         ("inputs", "cannot be overridden: it identifies the task"),
         ("outputs", "cannot be overridden: it identifies the task"),
         ("command", "cannot be overridden: it defines the task"),
-        ("queue", "is a Flyte option that containertask does not support"),
+        ("reusable", "a ContainerTask runs each execution in a pod of its own"),
         ("colour", "unknown option"),
     ],
-    ids=["name", "image", "inputs", "outputs", "command", "flyte-only", "unknown"],
+    ids=["name", "image", "inputs", "outputs", "command", "reusable", "unknown"],
 )
 def test_override_refuses_what_it_cannot_change(key: str, problem: str) -> None:
     with pytest.raises(containertask.SpecError) as info:
@@ -226,11 +238,42 @@ def test_spec_holds_canonical_values_by_type() -> None:
 
 @pytest.mark.parametrize(
     ("cache", "version"),
-    [(None, None), (False, None), ("v2", "v2")],
-    ids=["none", "false", "explicit"],
+    [
+        (None, None),
+        (False, None),
+        ("disable", None),
+        ("off", None),
+        (containertask.Cache("disable", version_override="v2"), None),
+        (containertask.Cache("override", version_override="v2"), "v2"),
+    ],
+    ids=["none", "false", "disable", "off", "disable-object", "override"],
 )
 def test_cache_versions(cache: Any, version: str | None) -> None:
     assert area(cache=cache).definition.cache_version == version
+
+
+@pytest.mark.parametrize(
+    ("cache", "problem"),
+    [
+        ("override", 'cache.version_override: is required with behavior "override"'),
+        ("v2", "cache.behavior: not a cache behavior (got 'v2')"),
+        (3, "cache: not a cache setting (got 3)"),
+    ],
+)
+def test_bad_cache_settings_are_refused(cache: Any, problem: str) -> None:
+    with pytest.raises(containertask.TaskError) as info:
+        area(cache=cache)
+    assert problem in str(info.value)
+
+
+def test_cache_object_carries_serialize_ignored_inputs_and_salt() -> None:
+    plain = area(cache="auto").definition
+    cache = containertask.Cache("auto", serialize=True, ignored_inputs="b", salt="v2")
+    salted = area(cache=cache).definition
+    assert salted.cache_serialize and salted.cache_ignored_inputs == ("b",)
+    assert salted.cache_version != plain.cache_version
+    with pytest.raises(containertask.TaskError, match=r"cache\.ignored_inputs\[0\]: names no"):
+        area(cache=containertask.Cache("auto", ignored_inputs=("nope",)))
 
 
 def test_automatic_cache_version_follows_the_definition_not_the_values() -> None:
@@ -238,6 +281,8 @@ def test_automatic_cache_version_follows_the_definition_not_the_values() -> None
     assert auto is not None and auto.startswith("auto-")
     assert area(cache="auto").definition.cache_version == auto
     assert area(cache=True, image="busybox:2").definition.cache_version != auto
+    assert area(cache=True, command=["sh", "-c", "true"]).definition.cache_version != auto
+    assert area(cache=True, retries=3).definition.cache_version == auto
 
 
 def test_options_become_spec_fields() -> None:
@@ -249,7 +294,7 @@ def test_options_become_spec_fields() -> None:
         timeout=containertask.Timeout(max_runtime=600, max_queued_time=timedelta(minutes=2)),
         upload_timeout=30,
         env_vars={"A": "1"},
-        secrets=[containertask.Secret("creds", "api-key"), "db/password"],
+        secrets=[containertask.Secret(key="api-key", group="creds"), "db/password", "tok"],
         node_selector={"pool": "gpu"},
         tolerations=[{"key": "gpu", "operator": "Exists"}],
         service_account="runner",
@@ -264,8 +309,12 @@ def test_options_become_spec_fields() -> None:
     assert spec["uploadTimeoutSeconds"] == 30
     assert spec["env"] == [
         {"name": "A", "value": "1"},
-        {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "api-key"}}},
-        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        {
+            "name": "CREDS_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "api-key"}},
+        },
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        {"name": "TOK", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "tok"}}},
     ]
     assert spec["nodeSelector"] == {"pool": "gpu"}
     assert spec["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
@@ -274,6 +323,6 @@ def test_options_become_spec_fields() -> None:
 
 def test_resources_dataclass() -> None:
     assert containertask.Resources(cpu=2, memory=("1Gi", "2Gi"), gpu=1).to_dict() == {
-        "requests": {"cpu": "2", "memory": "1Gi"},
-        "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
+        "requests": {"cpu": "2", "memory": "1Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
     }
