@@ -35,11 +35,12 @@ def test_ellipse_runs_in_a_real_container(
     assert status.phase is Phase.SUCCEEDED, status
     outputs = run.outputs()
     assert outputs["area"] == pytest.approx(math.pi * 12, rel=1e-9)
-    assert storage.read_bytes(outputs["metadata"].uri) == b"a=3.0 b=4.0\n"
+    # Inputs reach the command in Go's format, as Flyte renders them: 3.0 is "3".
+    assert storage.read_bytes(outputs["metadata"].uri) == b"a=3 b=4\n"
     # The program's own output, through the apiserver -> kubelet path (kubectl logs).
     pod = status.attempts[-1].pod
     logs = node_cluster.kubectl("logs", "-n", run.namespace, pod, "-c", "main").stdout
-    assert logs.startswith("ellipse a=3.0 b=4.0: area 37.699111843077") and logs.endswith("\n")
+    assert logs.startswith("ellipse a=3 b=4: area 37.699111843077") and logs.endswith("\n")
     assert run.logs() == logs
     cli = [sys.executable, "-m", "containertask.cli", "logs", run.name, "-n", run.namespace]
     cli += ["--kubeconfig", str(node_cluster.kubeconfig)]
