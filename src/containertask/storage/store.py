@@ -7,17 +7,18 @@ objects concurrently. Only obstore's blocking calls are used, from a bounded poo
 async calls complete Python futures from Rust threads, which can race with interpreter exit and
 abort the process (seen as exit status 134 after a successful upload).
 
-Many small files, measured downloading 10,000 x 4 KiB from the local MinIO on 2 shared cores
-(``benchmarks/copilot``): the time goes to the kernel (file creation, loopback TCP, futexes) and
-to Python per file, not to the GIL (held ~18% of the run). What helped: downloads start with the
-first page of the listing instead of after the last (~0.4 s of listing), each file is written
-with ``os.open``/``os.write`` and keys are checked lexically rather than with ``resolve()`` (from
-~17 to 4 file syscalls per object), and the pool takes work through a semaphore instead of
-holding a future per item: best of 3, 3.55 s before and 2.93-3.22 s after (s5cmd 3.29-4.00 s
-in the same runs: 1.10x before, 1.12-1.24x after), peak RSS 65 -> 32 MiB. What did not: 64
-threads instead of 32 (same or slower), obstore's async API with 64-256 requests in flight (no
-faster than 32 threads, and the exit race above), one ranged GET instead of GET + body (within
-noise, and it would trust the listed size).
+How the transfers are shaped (figures in ``benchmarks/copilot``, measured on 2 shared cores):
+
+- Many small files: the time goes to the kernel (file creation, loopback TCP, futexes), to MinIO
+  and to Python per file, not to the GIL. Downloads start with the first page of the listing;
+  each file costs 4 file syscalls (``os.open``/``os.write``, keys checked lexically); the pool
+  takes work through a semaphore instead of holding a future per item. 64 threads instead of 32,
+  or obstore's async API with 64-256 requests in flight, were no faster.
+- Large objects: the first request is a ranged GET whose answer also gives the size and ETag, and
+  the other ranges follow concurrently, pinned to that ETag; no HEAD, no whole-object GET dropped
+  after its headers. Pieces reach the page cache in writes of at most 32 KiB (``_WRITE_SIZE``
+  says why: 1 MiB writes cost 2-4x the system time on these VMs).
+- Uploads hash no payload into the signature over TLS or loopback (``_signs_payload``).
 
 Credentials come from the environment or the pod's identity, never from code: ``AWS_*`` (including
 ``AWS_ENDPOINT_URL`` for MinIO, IRSA web-identity tokens, instance metadata), ``GOOGLE_*`` and
@@ -89,7 +90,7 @@ class Limits:
     part_concurrency: int = 4
     range_size: int = 32 * MiB
     range_concurrency: int = 6
-    read_chunk: int = 256 * 1024
+    read_chunk: int = 32 * 1024
     memory_bytes: int = 128 * MiB
     max_retries: int = 6
     retry_timeout_seconds: float = 120.0
