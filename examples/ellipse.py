@@ -14,19 +14,18 @@ or run it from Python::
     print(run.outputs())   # {'area': 37.69..., 'metadata': File(uri='s3://.../metadata')}
 """
 
+import os
+
 import containertask
+
+# The examples image: busybox plus examples/*.sh (working directory /examples). The local cluster
+# builds it (`hack/cluster images`) and `hack/cluster env` names it in this variable.
+IMAGE = os.environ.get("CONTAINERTASK_EXAMPLES_IMAGE", "ghcr.io/containertask/examples:0.1.0")
 
 ellipse_area = containertask.ContainerTask(
     name="ellipse-area",
-    image="docker.io/library/busybox:1.36",
-    command=[
-        "sh",
-        "-c",
-        'echo "3.14159265 * $0 * $1" | bc -l > /var/outputs/area'
-        ' && echo "a=$0 b=$1" > /var/outputs/metadata',
-        "{{.inputs.a}}",
-        "{{.inputs.b}}",
-    ],
+    image=IMAGE,
+    command=["./area.sh", "{{.inputs.a}}", "{{.inputs.b}}", "/var/outputs"],
     inputs={"a": float, "b": float},
     outputs={"area": float, "metadata": containertask.File},
     resources=containertask.Resources(cpu="100m", memory="64Mi"),

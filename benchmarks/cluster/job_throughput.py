@@ -19,6 +19,7 @@ from kubernetes import client, config
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 
 import localcluster
+from localcluster import kwok
 from localcluster.components import COMPONENTS
 from localcluster.layout import Layout
 from localcluster.processes import running
@@ -59,6 +60,8 @@ def run(pods: int, parallelism: int) -> dict[str, object]:
                 metadata=client.V1ObjectMeta(annotations={"sim.containertask.io/run-seconds": "1"}),
                 spec=client.V1PodSpec(
                     restart_policy="Never",
+                    node_selector=kwok.PLACEMENT["nodeSelector"],
+                    tolerations=kwok.PLACEMENT["tolerations"],
                     containers=[client.V1Container(name="main", image="busybox")],
                 ),
             ),

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "hack"))
 
 import localcluster  # noqa: E402 - from hack/
+from localcluster import kwok  # noqa: E402
 
 CONCURRENCY = 64
 PARTS = ("raw_pods", "tasks", "jobs")
@@ -57,7 +58,7 @@ SPEC: dict[str, Any] = {
     "command": ["sh", "-c", "echo {{.inputs.a}} > /var/outputs/n"],
     "inputs": [{"name": "a", "type": "int", "value": 1}],
     "outputs": [{"name": "n", "type": "int"}],
-    "podTemplate": {"metadata": {"annotations": SIM}},
+    "podTemplate": {"metadata": {"annotations": SIM}, "spec": kwok.on_kwok({})},
 }
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from localcluster.config import TOOLS, TOOLS_BY_NAME, Settings, Tool
+from localcluster.config import TOOLS_BY_NAME, Settings, Tool
 from localcluster.log import event
 
 STAMP = ".stamp.json"
@@ -109,8 +109,9 @@ def _build(settings: Settings, tool: Tool) -> float:
 
 
 def ensure_built(settings: Settings, names: Iterable[str] | None = None) -> dict[str, float]:
-    """Build the named tools (default: all) that are missing; returns seconds per tool built."""
-    tools = [TOOLS_BY_NAME[n] for n in names] if names is not None else list(TOOLS)
+    """Build the named tools (default: those ``settings`` needs) that are missing; returns
+    seconds per tool built."""
+    tools = [TOOLS_BY_NAME[n] for n in names] if names is not None else list(settings.tools)
     missing = [t for t in tools if not is_built(settings, t)]
     if not missing:
         return {}

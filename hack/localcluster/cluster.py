@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localcluster import kwok, minio, processes
+from localcluster import images, kwok, minio, node, nodenet, processes
 from localcluster.build import ensure_built
 from localcluster.components import COMPONENTS, COMPONENTS_BY_NAME, Component, Context
 from localcluster.config import S3_BUCKET, S3_REGION, USER_BINARIES, Settings
@@ -42,6 +43,10 @@ class Cluster:
     s3_secret_key: str
     s3_bucket: str = S3_BUCKET
     s3_region: str = S3_REGION
+    # The real node, when this run directory runs it: its name and MinIO as its pods reach it.
+    node_name: str | None = None
+    pod_s3_endpoint: str | None = None
+    examples_image: str | None = None  # what `hack/cluster images` builds from examples/
 
     @property
     def kubectl_path(self) -> Path:
@@ -64,6 +69,9 @@ class Cluster:
             "AWS_ENDPOINT_URL": self.s3_endpoint,
             "AWS_REGION": self.s3_region,
             "CONTAINERTASK_TEST_BUCKET": self.s3_bucket,
+            **(
+                {"CONTAINERTASK_EXAMPLES_IMAGE": self.examples_image} if self.examples_image else {}
+            ),
             "PATH": os.pathsep.join([str(self.bin_dir), os.environ.get("PATH", "")]),
         }
 
@@ -115,6 +123,12 @@ def info(settings: Settings | None = None) -> Cluster:
     state = State.load(layout.state)
     if "kube-apiserver" not in state.ports:
         raise ClusterError(f"no cluster in {layout.root}: run `hack/cluster up` first")
+    node_name = pod_s3_endpoint = examples_image = None
+    if node.runs_here(layout):
+        node_name = nodenet.NODE_NAME
+        pod_s3_endpoint = f"http://{nodenet.NODE_IP}:{state.ports['minio-forward']}"
+        if images.BUSYBOX.exists():  # the examples image's tag is a digest of busybox too
+            examples_image = images.examples_ref(settings).ref
     return Cluster(
         run_dir=layout.root,
         kubeconfig=layout.kubeconfig,
@@ -123,7 +137,20 @@ def info(settings: Settings | None = None) -> Cluster:
         s3_endpoint=f"http://127.0.0.1:{state.ports['minio']}",
         s3_access_key=state.s3_access_key,
         s3_secret_key=state.s3_secret_key,
+        node_name=node_name,
+        pod_s3_endpoint=pod_s3_endpoint,
+        examples_image=examples_image,
     )
+
+
+def _components(settings: Settings, layout: Layout) -> list[Component]:
+    """The control plane, and the real node when it is on (or still runs from an earlier up)."""
+    with_node = settings.real_node or node.runs_here(layout)
+    return [*COMPONENTS, *(node.COMPONENTS if with_node else ())]
+
+
+def _by_name(name: str) -> Component:
+    return COMPONENTS_BY_NAME.get(name) or next(c for c in node.COMPONENTS if c.name == name)
 
 
 def _running(ctx: Context, comp: Component) -> int | None:
@@ -180,18 +207,20 @@ class _Starter:
     """Starts what is not running, in dependency order; on any failure (a component that exits
     or is not ready in time, a bug, Ctrl-C, SIGTERM) it stops what it started before raising."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, components: list[Component]) -> None:
         self.ctx = ctx
+        self.components = components
         self.started: list[str] = []
+        self.attempted: list[str] = []  # failed while starting: may have left state behind
         self.pending: dict[str, int] = {}  # started or found; readiness not yet confirmed
 
     def run(self) -> list[str]:
         ctx = self.ctx
-        pids = {c.name: _running(ctx, c) for c in COMPONENTS}
-        changed = _assign_ports(ctx, [c for c in COMPONENTS if pids[c.name] is None])
+        pids = {c.name: _running(ctx, c) for c in self.components}
+        changed = _assign_ports(ctx, [c for c in self.components if pids[c.name] is None])
         _write_configs(ctx)
         try:
-            for comp in COMPONENTS:
+            for comp in self.components:
                 self._start(comp, pids[comp.name], changed)
             for name in list(self.pending):
                 self._wait_ready(name)
@@ -211,12 +240,13 @@ class _Starter:
         for need in comp.needs:
             self._wait_ready(need)
         if pid is None:
-            argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
             log, pid_file = ctx.layout.log(comp.name), ctx.layout.pid(comp.name)
             try:
                 comp.before_start(ctx)
+                argv = [str(ctx.settings.binary(comp.binary)), *comp.argv(ctx)]
                 pid = processes.start(comp.name, argv, log, pid_file, comp.env(ctx))
-            except (OSError, subprocess.CalledProcessError) as exc:
+            except (OSError, subprocess.CalledProcessError, *node.ERRORS) as exc:
+                self.attempted.append(comp.name)
                 raise self._fail(comp, str(exc)) from exc
             self.started.append(comp.name)
         self.pending[comp.name] = pid
@@ -224,7 +254,7 @@ class _Starter:
     def _wait_ready(self, name: str) -> None:
         if name not in self.pending:
             return
-        ctx, comp, pid = self.ctx, COMPONENTS_BY_NAME[name], self.pending.pop(name)
+        ctx, comp, pid = self.ctx, _by_name(name), self.pending.pop(name)
         binary = ctx.settings.binary(comp.binary)
         why = wait_for(
             comp.probe(ctx, ctx.port(comp.name)),
@@ -236,7 +266,8 @@ class _Starter:
         event("component.ready", component=name, pid=pid, port=ctx.port(name))
 
     def stop_started(self) -> None:
-        _stop(self.ctx, [c for c in reversed(COMPONENTS) if c.name in self.started])
+        names = {*self.started, *self.attempted}
+        _stop(self.ctx, [c for c in reversed(self.components) if c.name in names])
 
     def _fail(self, comp: Component, why: str) -> ClusterError:
         """Stop what this run started; the error names the component and its log."""
@@ -269,11 +300,18 @@ def up(settings: Settings | None = None) -> UpResult:
     layout = Layout(settings.run_dir)
     with _locked(layout):
         ctx = _context(settings)
-        starter = _Starter(ctx)
+        if settings.real_node:
+            try:
+                node.claim(layout)
+            except node.NodeError as exc:
+                raise ClusterError(str(exc)) from exc
+        starter = _Starter(ctx, _components(settings, layout))
         started = starter.run()
         cluster = info(settings)
         try:
             _ensure_nodes(cluster, settings.nodes)
+            if settings.real_node:
+                node.wait_ready(ctx)
             s3 = minio.s3_client(cluster.s3_endpoint, cluster.s3_access_key, cluster.s3_secret_key)
             minio.ensure_bucket(s3, cluster.s3_bucket)
         except BaseException as exc:
@@ -286,14 +324,33 @@ def up(settings: Settings | None = None) -> UpResult:
     return UpResult(cluster, started, seconds)
 
 
+def _stop_one(ctx: Context, comp: Component) -> bool:
+    pid_path = ctx.layout.pid(comp.name)
+    recorded = processes.read_pid(pid_path)
+    stopped = False
+    if recorded and processes.is_ours(*recorded, ctx.layout.root):
+        comp.before_stop(ctx)
+        stopped = processes.stop(comp.name, *recorded, ctx.layout.root)
+        comp.after_stop(ctx)
+    pid_path.unlink(missing_ok=True)
+    return stopped
+
+
 def _stop(ctx: Context, comps: Iterable[Component]) -> list[str]:
+    """Stop ``comps`` (in the order given); the real node's as one unit, before the rest: its pods
+    drained first, the host restored after."""
+    comps = list(comps)
+    ours = [c for c in comps if c.name in node.NAMES]
     stopped = []
-    for comp in comps:
-        pid_path = ctx.layout.pid(comp.name)
-        recorded = processes.read_pid(pid_path)
-        if recorded and processes.stop(comp.name, *recorded, ctx.layout.root):
-            stopped.append(comp.name)
-        pid_path.unlink(missing_ok=True)
+    if ours:
+        apiserver = COMPONENTS_BY_NAME["kube-apiserver"]
+        apiserver_up = _running(ctx, apiserver) is not None
+        node.drain(ctx, apiserver_up)
+        stopped += [c.name for c in ours if _stop_one(ctx, c)]
+        left = node.teardown(ctx, apiserver_up)
+        if left:
+            event("node.not_clean", left=",".join(left), level=logging.WARNING)
+    stopped += [c.name for c in comps if c.name not in node.NAMES and _stop_one(ctx, c)]
     return stopped
 
 
@@ -305,10 +362,11 @@ def down(
     layout = Layout(settings.run_dir)
     if not layout.root.exists():
         return []
-    names = set(components) if components is not None else set(COMPONENTS_BY_NAME)
+    every = [*COMPONENTS, *node.COMPONENTS]
+    names = set(components) if components is not None else {c.name for c in every}
     with _locked(layout):
         ctx = Context(settings, layout, Pki(layout.pki_dir), State.load(layout.state))
-        stopped = _stop(ctx, [c for c in reversed(COMPONENTS) if c.name in names])
+        stopped = _stop(ctx, [c for c in reversed(every) if c.name in names])
         if components is None:  # nothing left for a session to stop
             (layout.root / ".session-started").unlink(missing_ok=True)
         if purge:
@@ -323,8 +381,10 @@ def status(settings: Settings | None = None) -> list[ComponentStatus]:
     settings = settings or Settings()
     layout = Layout(settings.run_dir)
     state = State.load(layout.state)
+    # The node's rows once it was started here (a pid file stays if a daemon died).
+    started_node = any(layout.pid(c.name).exists() for c in node.COMPONENTS)
     result = []
-    for comp in COMPONENTS:
+    for comp in [*COMPONENTS, *(node.COMPONENTS if started_node else ())]:
         found = processes.running(layout.pid(comp.name), layout.root)
         port = state.ports.get(comp.name)
         health = "stopped"

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from localcluster.config import Settings
 from localcluster.kwok import NODE_LABEL
 from localcluster.layout import Layout
+from localcluster.nodenet import SERVICE_CIDR
 from localcluster.pki import Pki
 from localcluster.probes import Probe, http_ok
 from localcluster.state import State
 
-SERVICE_CIDR = "10.96.0.0/16"  # allocated on paper only: there is no kube-proxy
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # Fake pod IPs that kwok hands out; loopback, so nothing can ever route traffic off the machine.
 POD_CIDR = "127.64.0.0/16"
@@ -55,6 +55,9 @@ class Component:
     needs: tuple[str, ...] = ()
     env: Callable[[Context], dict[str, str]] = field(default=lambda _: {})
     before_start: Callable[[Context], None] = field(default=lambda _: None)
+    # Around stopping a process this run directory started (not run for one found dead).
+    before_stop: Callable[[Context], None] = field(default=lambda _: None)
+    after_stop: Callable[[Context], None] = field(default=lambda _: None)
     timeout: float = 60.0
 
 
@@ -103,6 +106,12 @@ def _apiserver(ctx: Context) -> list[str]:
         # The `kubernetes` Service would get 127.0.0.1 endpoints, which validation rejects.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
+        # What `kubectl logs/exec` need from a real kubelet: its InternalIP (never a name the
+        # machine's resolver would be asked for), our client certificate, and its CA.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-client-certificate={pki.cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={pki.key('apiserver-kubelet-client')}",
+        f"--kubelet-certificate-authority={pki.ca_cert}",
     ]
 
 
@@ -201,7 +210,7 @@ def _minio_env(ctx: Context) -> dict[str, str]:
     }
 
 
-def _probe(
+def http_probe(
     path: str, tls: bool = True, client: str | None = None, expect: bytes | None = None
 ) -> Callable[[Context, int], Probe]:
     def make(ctx: Context, port: int) -> Probe:
@@ -218,14 +227,14 @@ COMPONENTS: tuple[Component, ...] = (
         "etcd",
         {"etcd": 23790, "etcd.peer": 23800},
         _etcd,
-        _probe("/health", tls=False, expect=b'"health":"true"'),
+        http_probe("/health", tls=False, expect=b'"health":"true"'),
     ),
     Component(
         "minio",
         "minio",
         {"minio": 19000},
         _minio,
-        _probe("/minio/health/ready", tls=False),
+        http_probe("/minio/health/ready", tls=False),
         env=_minio_env,
     ),
     Component(
@@ -233,7 +242,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kube-apiserver",
         {"kube-apiserver": 16443},
         _apiserver,
-        _probe("/readyz", client="admin"),
+        http_probe("/readyz", client="admin"),
         needs=("etcd",),
         timeout=90.0,
     ),
@@ -242,7 +251,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kube-controller-manager",
         {"kube-controller-manager": 10257},
         _controller_manager,
-        _probe("/healthz"),
+        http_probe("/healthz"),
         needs=("kube-apiserver",),
     ),
     Component(
@@ -250,7 +259,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kube-scheduler",
         {"kube-scheduler": 10259},
         _scheduler,
-        _probe("/healthz"),
+        http_probe("/healthz"),
         needs=("kube-apiserver",),
     ),
     Component(
@@ -258,7 +267,7 @@ COMPONENTS: tuple[Component, ...] = (
         "kwok",
         {"kwok": 10247},
         _kwok,
-        _probe("/healthz", tls=False),
+        http_probe("/healthz", tls=False),
         needs=("kube-apiserver",),
         env=lambda ctx: {"KWOK_WORKDIR": str(ctx.layout.data("kwok"))},
         before_start=_release_node_leases,

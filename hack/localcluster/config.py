@@ -84,9 +84,47 @@ TOOLS: tuple[Tool, ...] = (
         "-s -w -X github.com/peak/s5cmd/v2/version.Version={version}",
     ),
 )
-TOOLS_BY_NAME = {t.name: t for t in TOOLS}
+# The real node's binaries, built only when the node is on (their own modules, so adding them
+# changes no control-plane stamp).
+NODE_TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "kubelet",
+        "k8s.io/kubernetes",
+        {name: f"k8s.io/kubernetes/cmd/{name}" for name in ("kubelet", "kube-proxy")},
+        "-s -w " + _K8S_VERSION_FLAGS,
+    ),
+    Tool(
+        "cni",
+        "github.com/containernetworking/plugins",
+        {
+            name: f"github.com/containernetworking/plugins/plugins/{kind}/{name}"
+            for kind, name in (
+                ("main", "bridge"),
+                ("ipam", "host-local"),
+                ("main", "loopback"),
+                ("meta", "portmap"),
+            )
+        },
+    ),
+)
+ALL_TOOLS = TOOLS + NODE_TOOLS
+TOOLS_BY_NAME = {t.name: t for t in ALL_TOOLS}
+# From Debian packages (installed by localcluster.packages when missing).
+SYSTEM_BINARIES = {
+    name: Path("/usr/bin") / name
+    for name in ("containerd", "containerd-shim-runc-v2", "ctr", "socat")
+}
 # Put on PATH by ``hack/cluster env`` (through symlinks in <run>/bin).
 USER_BINARIES = ("kubectl", "helm", "s5cmd")
+
+
+def _real_node_from_env() -> bool:
+    raw = os.environ.get("CONTAINERTASK_REAL_NODE", "1").strip()
+    if raw not in ("0", "1"):
+        raise ValueError(
+            f"CONTAINERTASK_REAL_NODE={raw!r}: expected 1 (a real node) or 0 (kwok only)"
+        )
+    return raw == "1"
 
 
 def _nodes_from_env() -> int:
@@ -105,16 +143,28 @@ class Settings:
     )
     bin_root: Path = field(default_factory=lambda: _cache_root() / "bin")
     nodes: int = field(default_factory=lambda: _nodes_from_env())
+    real_node: bool = field(default_factory=lambda: _real_node_from_env())
 
     def __post_init__(self) -> None:
         if self.nodes < 1:
             raise ValueError(f"nodes={self.nodes}: expected a whole number >= 1")
 
+    @property
+    def cache_root(self) -> Path:
+        return self.bin_root.parent
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        """The tools ``up`` needs: the node's only when the real node is on."""
+        return ALL_TOOLS if self.real_node else TOOLS
+
     def tool_dir(self, tool: Tool) -> Path:
         return self.bin_root / f"{tool.name}-{tool.version}"
 
     def binary(self, name: str) -> Path:
-        for tool in TOOLS:
+        for tool in ALL_TOOLS:
             if name in tool.binaries:
                 return self.tool_dir(tool) / name
+        if name in SYSTEM_BINARIES:
+            return SYSTEM_BINARIES[name]
         raise KeyError(f"binary {name!r}: not built by any tool in {TOOLS_DIR}")

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from localcluster.config import KWOK_DIR
 
 NODE_LABEL = "containertask.io/kwok-node"
+# kwok nodes run no containers: a pod lands on one only if it asks (see PLACEMENT), so pods that
+# name no node go to the real node.
+TAINT = {"key": NODE_LABEL, "value": "true", "effect": "NoSchedule"}
+# What a pod spec (or a ContainerTask's spec: same field names) adds to run on a kwok node.
+PLACEMENT: dict[str, Any] = {
+    "nodeSelector": {NODE_LABEL: "true"},
+    "tolerations": [{"key": NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+}
+
+
+def on_kwok(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` (a pod spec as a dict) with PLACEMENT added: its pod runs on a kwok node."""
+    return {
+        **spec,
+        "nodeSelector": {**(spec.get("nodeSelector") or {}), **PLACEMENT["nodeSelector"]},
+        "tolerations": [*(spec.get("tolerations") or []), *PLACEMENT["tolerations"]],
+    }
+
+
 # Room for a 1,000-pod benchmark on the default two nodes.
 ALLOCATABLE = {"cpu": "64", "memory": "256Gi", "pods": "5000"}
 
@@ -51,6 +71,7 @@ def node_manifest(count: int) -> str:
                     "type": "kwok",
                 },
             },
+            "spec": {"taints": [TAINT]},
             "status": {"allocatable": ALLOCATABLE, "capacity": ALLOCATABLE},
         }
         for i in range(count)

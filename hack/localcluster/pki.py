@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from localcluster.log import event
+from localcluster.nodenet import NODE_IP, NODE_NAME
 
 VALIDITY = dt.timedelta(days=365)
 RENEW_BEFORE = dt.timedelta(days=7)
@@ -34,9 +35,19 @@ CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # kwok plays every kubelet at once (node and pod status, pod deletion); without the Node
     # authorizer no narrower built-in identity fits, so it is a cluster admin.
     "kwok": ("kwok-controller", ("system:masters",)),
+    # The real node: the apiserver calling kubelets (logs, exec), the kubelet and kube-proxy.
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ()),
+    "kubelet": (f"system:node:{NODE_NAME}", ("system:nodes",)),
+    "kube-proxy": ("system:kube-proxy", ()),
 }
-# Serving certificates, all for 127.0.0.1.
-SERVERS = ("apiserver", "controller-manager-serving", "scheduler-serving")
+# Serving certificates: name -> (common name, DNS names, IP addresses).
+SERVERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "apiserver": ("kube-apiserver", APISERVER_DNS, APISERVER_IPS),
+    "controller-manager-serving": ("localhost", ("localhost",), ("127.0.0.1",)),
+    "scheduler-serving": ("localhost", ("localhost",), ("127.0.0.1",)),
+    # The kubelet serves on the pod bridge's gateway, the node's InternalIP.
+    "kubelet-serving": (f"system:node:{NODE_NAME}", (NODE_NAME,), (NODE_IP,)),
+}
 
 
 @dataclass(frozen=True)
@@ -109,12 +120,19 @@ def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _issue(pki: Pki, name: str, subject: x509.Name, server: bool) -> None:
+def _issue(
+    pki: Pki,
+    name: str,
+    subject: x509.Name,
+    sans: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+) -> None:
+    """A certificate signed by the CA: for serving when ``sans`` (DNS names, IPs) is given,
+    else for a client."""
     ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if sans else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = (
         _builder(subject, ca_cert.subject, key.public_key())
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -124,13 +142,12 @@ def _issue(pki: Pki, name: str, subject: x509.Name, server: bool) -> None:
         )
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
-    if server:
-        dns = APISERVER_DNS if name == "apiserver" else ("localhost",)
-        ips = APISERVER_IPS if name == "apiserver" else ("127.0.0.1",)
-        sans = [x509.DNSName(d) for d in dns] + [
+    if sans:
+        dns, ips = sans
+        names = [x509.DNSName(d) for d in dns] + [
             x509.IPAddress(ipaddress.ip_address(i)) for i in ips
         ]
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     _write(pki.key(name), _key_pem(key), private=True)
     _write(pki.cert(name), cert.public_bytes(serialization.Encoding.PEM))
@@ -162,10 +179,10 @@ def ensure_pki(directory: Path) -> Pki:
         event("pki.ca_created", dir=directory)
     for name, (cn, orgs) in CLIENTS.items():
         if renew_all or not _fresh(pki.cert(name)):
-            _issue(pki, name, _name(cn, orgs), server=False)
-    for name in SERVERS:
+            _issue(pki, name, _name(cn, orgs))
+    for name, (cn, dns, ips) in SERVERS.items():
         if renew_all or not _fresh(pki.cert(name)):
-            _issue(pki, name, _name("localhost" if name != "apiserver" else "kube-apiserver"), True)
+            _issue(pki, name, _name(cn), (dns, ips))
     if not pki.sa_key.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pub = key.public_key().public_bytes(

@@ -36,10 +36,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The operator's permissions, shared by the ClusterRole and the per-namespace Roles. */}}
 {{- define "containertask.rules" -}}
 # ContainerTasks: kopf lists them, then watches for changes (it never patches them: the operator
-# uses event handlers only, so kopf stores no progress annotations and adds no finalizers).
+# uses event handlers only, so kopf stores no progress annotations and adds no finalizers). get:
+# a live read of a task the operator does not know, before it lets that task's pods go; delete:
+# a finished task past its spec.ttlSecondsAfterFinished.
 - apiGroups: ["containertask.io"]
   resources: ["containertasks"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch", "delete"]
 # Status: the operator writes phase, attempts, outputs and conditions (a merge patch guarded by
 # resourceVersion).
 - apiGroups: ["containertask.io"]
@@ -51,11 +53,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["containertasks/finalizers"]
   verbs: ["update"]
 # Pods: create one per attempt; get one that already exists (to check who controls it before
-# treating AlreadyExists as success); list and watch (kopf's index of the operator's own pods,
-# selected by label); delete on cancel, timeout and the pending deadline.
+# treating AlreadyExists as success, and to confirm one missing from the watch); list and watch
+# (the operator's informer of its own pods, selected by label); delete on cancel, timeout and the
+# pending deadline; patch to remove the containertask.io/tracking finalizer once an attempt's
+# result is in the task's status.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["create", "get", "list", "watch", "delete"]
+  verbs: ["create", "get", "list", "watch", "delete", "patch"]
 # Events on ContainerTasks (PodCreated, AttemptFailed, Succeeded, ...).
 - apiGroups: [""]
   resources: ["events"]

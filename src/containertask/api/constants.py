@@ -20,6 +20,9 @@ UPLOADER_CONTAINER: Final = "uploader"
 LABEL_TASK: Final = f"{GROUP}/task"
 LABEL_ATTEMPT: Final = f"{GROUP}/attempt"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+# Holds each pod until its attempt's result is in the task's status (as the Job controller's
+# batch.kubernetes.io/job-tracking does), so pod garbage collection cannot lose a result.
+TRACKING_FINALIZER: Final = f"{GROUP}/tracking"
 
 # Environment variable that carries the copilot's configuration (a JSON CopilotConfig).
 COPILOT_CONFIG_ENV: Final = "CONTAINERTASK_COPILOT_CONFIG"
@@ -31,3 +34,11 @@ ERROR_FILE: Final = "_ERROR"
 
 DEFAULT_INPUT_PATH: Final = "/var/inputs"
 DEFAULT_OUTPUT_PATH: Final = "/var/outputs"
+
+# Volumes of a task's pod: the data directories and the helpers' own /tmp.
+INPUTS_VOLUME: Final = "inputs"
+OUTPUTS_VOLUME: Final = "outputs"
+COPILOT_TMP_VOLUME: Final = "copilot-tmp"
+
+# Kernel file systems: never an input or output directory, never read as an output.
+KERNEL_PATHS: Final = ("/proc", "/sys", "/dev")

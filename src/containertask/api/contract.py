@@ -8,16 +8,19 @@ into the pod status, so the operator needs no object-store access and the pod no
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from containertask.api.errors import SpecError
 from containertask.api.spec import DataLoading, Input, Output, TaskSpec, _input_to_dict
-from containertask.api.types import TypeRef
+from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json
 
 TERMINATION_MESSAGE_LIMIT: Final = 4096
-ErrorKind = Literal["user", "system"]
+# user: the program's own _ERROR file; output: a declared output is missing or invalid (a user
+# error only when the main container exited 0); system: the uploader or the store failed.
+ErrorKind = Literal["user", "output", "system"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class CopilotConfig:
 
     def to_json(self) -> str:
         spec_part = TaskSpec(
-            image="-",
+            image="scratch",
             inputs=self.inputs,
             outputs=self.outputs,
             data_loading=self.data_loading,
@@ -63,7 +66,7 @@ class CopilotConfig:
         data = json.loads(text)
         spec = TaskSpec.from_dict(
             {
-                "image": "-",
+                "image": "scratch",
                 "inputs": data["inputs"],
                 "outputs": data["outputs"],
                 "dataLoading": data["dataLoading"],
@@ -135,3 +138,47 @@ class UploadResult:
     def typed_outputs(self, types: Mapping[str, TypeRef]) -> dict[str, Any]:
         """Inline outputs as Python values of their declared types."""
         return {k: from_json(types[k], v, f"outputs.{k}") for k, v in self.outputs.items()}
+
+
+def outside_prefix(
+    result: UploadResult, prefix: str | None, types: Mapping[str, TypeRef]
+) -> str | None:
+    """Why ``result`` names an object outside the attempt's ``prefix`` (None when it names none):
+    its ``outputsUri`` and every file or directory among its inline outputs must be below the
+    prefix, with no ``.``, ``..`` or empty segment on the way. The operator publishes only what
+    passes, so an uploader it did not configure (a forged pod, a changed helper) cannot point a
+    task's results at another tenant's objects."""
+    named = [("outputsUri", result.outputs_uri)] if result.outputs_uri else []
+    for name, value in result.outputs.items():
+        t = types.get(name)
+        if t is None or not t.contains_blob:
+            continue
+        try:
+            named += [(f"outputs.{name}", uri) for uri in _blob_uris(from_json(t, value, name))]
+        except SpecError as e:
+            return f"the uploader reported an invalid output: {e}"
+    for field_name, uri in named:
+        if not _below(uri, prefix):
+            return (
+                f"the uploader reported {field_name} {uri!r}, outside the attempt's prefix "
+                f"{prefix!r}"
+            )
+    return None
+
+
+def _blob_uris(value: object) -> Iterator[str]:
+    if isinstance(value, File | Directory):
+        yield value.uri
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _blob_uris(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _blob_uris(v)
+
+
+def _below(uri: str, prefix: str | None) -> bool:
+    if not prefix or not uri.startswith(prefix.rstrip("/") + "/"):
+        return False
+    rest = uri[len(prefix.rstrip("/")) + 1 :]
+    return all(segment not in ("", ".", "..") for segment in rest.split("/"))

@@ -7,6 +7,7 @@ can at admission, with messages that name the field; the operator rejects the re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -35,9 +36,28 @@ def _int(description: str, minimum: int, maximum: int) -> dict[str, Any]:
     return {"type": "integer", "description": description, "minimum": minimum, "maximum": maximum}
 
 
-def _open(description: str, kind: str = "object") -> dict[str, Any]:
-    """A Kubernetes type passed through to the pod unchanged (validated by the pod API)."""
-    return {"type": kind, "description": description, "x-kubernetes-preserve-unknown-fields": True}
+def _open(description: str) -> dict[str, Any]:
+    """An object of the status kept as the operator writes it (never compared by CEL rules)."""
+    return {
+        "type": "object",
+        "description": description,
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+
+
+def _any(description: str) -> dict[str, Any]:
+    """Any JSON value, kept as given. Untyped on purpose: CEL compares such a value as a whole
+    (deep equality), whereas an open ``type: object`` is compared only by the keys both sides
+    have, which would let a changed key slip past the immutability rules."""
+    return {"description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _string_map(description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": {"type": "string"},
+    }
 
 
 def _args(description: str) -> dict[str, Any]:
@@ -174,7 +194,20 @@ def _data_loading() -> dict[str, Any]:
                     "rule": "!has(self.inputPath) || !has(self.outputPath) "
                     "|| self.inputPath != self.outputPath",
                     "message": "inputPath and outputPath must differ",
-                }
+                },
+                *(
+                    {
+                        "rule": f"!has(self.{name}) || !("
+                        + " || ".join(
+                            f"self.{name} == '{k}' || self.{name}.startsWith('{k}/')"
+                            for k in c.KERNEL_PATHS
+                        )
+                        + ")",
+                        "message": f"{name} must be outside {', '.join(c.KERNEL_PATHS)}",
+                        "fieldPath": f".{name}",
+                    }
+                    for name in ("inputPath", "outputPath")
+                ),
             ]
         },
     )
@@ -182,7 +215,8 @@ def _data_loading() -> dict[str, Any]:
 
 def _retries() -> dict[str, Any]:
     return _obj(
-        "Retries of failed attempts (a non-zero exit included; a user error, _ERROR, is not retried).",
+        "Retries of failed attempts (a non-zero exit, OOMKilled or a signal included; a user "
+        "error is not retried; an attempt disrupted by the cluster is replaced without using one).",
         {
             "limit": _int("How many retries after the first attempt.", 0, s.MAX_RETRIES),
             "backoff": _obj(
@@ -214,69 +248,123 @@ def _retries() -> dict[str, Any]:
 
 def spec_schema() -> dict[str, Any]:
     seconds = s.MAX_TIMEOUT_SECONDS
-    return _obj(
-        "One execution of a container task: the definition and its input values.",
-        {
-            "image": _str("Container image of the main container.", minLength=1, maxLength=1024),
-            "command": _args(
-                "Command; {{.inputs.<name>}} is replaced by the input's value or path."
-            ),
-            "arguments": _args("Arguments after the command; templated like command."),
-            "inputs": _inputs(),
-            "outputs": _outputs(),
-            "dataLoading": _data_loading(),
-            "inputsUri": _str(
-                "An inputs.pb LiteralMap holding the input values (then inputs carry no values).",
-                maxLength=_MAX_URI_LENGTH,
-            ),
-            "outputLocation": _str(
-                "Prefix where outputs of each attempt are stored (default: the operator's).",
-                maxLength=_MAX_URI_LENGTH,
-            ),
-            "retries": _retries(),
-            "timeoutSeconds": _int(
-                "Deadline of the whole task, time spent Pending included.", 1, seconds
-            ),
-            "pendingTimeoutSeconds": _int(
-                "How long an attempt may stay Pending (image pull, scheduling) before it fails.",
-                1,
-                seconds,
-            ),
-            "uploadTimeoutSeconds": _int(
-                "Time the uploader has after the main container exits (the pod's grace period).",
-                1,
-                s.MAX_UPLOAD_SECONDS,
-            ),
-            "cacheVersion": _str(
-                "When set, a Succeeded task with the same definition, inputs and cacheVersion is reused.",
-                maxLength=128,
-            ),
-            "resources": _open("Resources of the main container (core/v1 ResourceRequirements)."),
-            "env": {
-                "type": "array",
-                "description": "Environment of the main container (core/v1 EnvVar).",
-                "items": {
-                    **_open("An EnvVar."),
-                    "required": ["name"],
-                    "properties": {"name": _str("Variable name.", minLength=1)},
+    properties: dict[str, Any] = {
+        "image": _str(
+            "Container image of the main container: [registry[:port]/]name[:tag][@digest].",
+            minLength=1,
+            maxLength=1024,
+            pattern=s.IMAGE_PATTERN,
+        ),
+        "command": _args("Command; {{.inputs.<name>}} is replaced by the input's value or path."),
+        "arguments": _args("Arguments after the command; templated like command."),
+        "inputs": _inputs(),
+        "outputs": _outputs(),
+        "dataLoading": _data_loading(),
+        "inputsUri": _str(
+            "An inputs.pb LiteralMap holding the input values (then inputs carry no values).",
+            maxLength=_MAX_URI_LENGTH,
+        ),
+        "outputLocation": _str(
+            "Prefix where outputs of each attempt are stored (default: the operator's).",
+            maxLength=_MAX_URI_LENGTH,
+        ),
+        "retries": _retries(),
+        "timeoutSeconds": _int(
+            "Deadline of one attempt, from its pod's creation: scheduling, image pulls, "
+            "downloading inputs, running and uploading outputs.",
+            1,
+            seconds,
+        ),
+        "activeDeadlineSeconds": _int(
+            "Deadline of the whole task, from its creation, across attempts and backoffs; "
+            "once passed the task fails (DeadlineExceeded) and is not retried.",
+            1,
+            seconds,
+        ),
+        "ttlSecondsAfterFinished": _int(
+            "Delete the task (and its pods) this long after it finished; stored outputs "
+            "stay in the object store.",
+            0,
+            s.MAX_TTL_SECONDS,
+        ),
+        "pendingTimeoutSeconds": _int(
+            "How long an attempt may wait for scheduling and image pulls before it fails "
+            "(downloading inputs does not count).",
+            1,
+            seconds,
+        ),
+        "uploadTimeoutSeconds": _int(
+            "Time the uploader has after the main container exits (the pod's grace period).",
+            1,
+            s.MAX_UPLOAD_SECONDS,
+        ),
+        "cacheVersion": _str(
+            "When set, a Succeeded task with the same definition, inputs and cacheVersion is reused.",
+            maxLength=128,
+        ),
+        "resources": _obj(
+            "Resources of the main container (core/v1 ResourceRequirements).",
+            {
+                "limits": _any("Limits by resource name."),
+                "requests": _any("Requests by resource name."),
+                "claims": _any("Resource claims (core/v1 ResourceClaim)."),
+            },
+        ),
+        "env": {
+            "type": "array",
+            "description": "Environment of the main container (core/v1 EnvVar).",
+            "items": _obj(
+                "An EnvVar.",
+                {
+                    "name": _str("Variable name.", minLength=1),
+                    "value": _str("Value."),
+                    "valueFrom": _any("Source of the value (core/v1 EnvVarSource)."),
                 },
-            },
-            "serviceAccountName": _str("Service account of the pod.", maxLength=253),
-            "nodeSelector": {
-                "type": "object",
-                "description": "Node selector of the pod.",
-                "additionalProperties": {"type": "string"},
-            },
-            "tolerations": {
-                "type": "array",
-                "description": "Tolerations of the pod (core/v1 Toleration).",
-                "items": _open("A Toleration."),
-            },
-            "podTemplate": _open(
-                "Merged into the pod: metadata.labels/annotations and spec fields."
+                required=["name"],
             ),
-            "cancel": {"type": "boolean", "description": "Set to true to cancel the task."},
         },
+        "serviceAccountName": _str(
+            "Service account of the pod; without one the pod gets no API token.",
+            maxLength=253,
+        ),
+        "nodeSelector": _string_map("Node selector of the pod."),
+        "tolerations": {
+            "type": "array",
+            "description": "Tolerations of the pod (core/v1 Toleration).",
+            "items": _obj(
+                "A Toleration.",
+                {
+                    "key": _str("Taint key."),
+                    "operator": _str("Exists or Equal."),
+                    "value": _str("Taint value."),
+                    "effect": _str("Taint effect."),
+                    "tolerationSeconds": {"type": "integer", "description": "Seconds."},
+                },
+            ),
+        },
+        "podTemplate": _obj(
+            "Merged into the pod: metadata.labels/annotations and spec fields. The downloader "
+            "and uploader, their volumes and extra regular containers are the operator's.",
+            {
+                "metadata": _obj(
+                    "Labels and annotations of the pod.",
+                    {
+                        "labels": _string_map("Labels."),
+                        "annotations": _string_map("Annotations."),
+                    },
+                ),
+                "spec": _any("core/v1 PodSpec fields laid under the operator's."),
+            },
+        ),
+        "cancel": {
+            "type": "boolean",
+            "description": "Set to true to cancel the task; the one field that may change.",
+        },
+    }
+    return _obj(
+        "One execution of a container task: the definition and its input values. Immutable once "
+        "created, except cancel: retries and cache entries always match what ran.",
+        properties,
         required=["image"],
         **{
             "x-kubernetes-validations": [
@@ -293,22 +381,58 @@ def spec_schema() -> dict[str, Any]:
                     "fieldPath": ".inputs",
                 },
                 _declared_templates(),
+                {
+                    "rule": "!has(self.dataLoading) || !has(self.dataLoading.uploadMode) "
+                    "|| self.dataLoading.uploadMode != 'none' || !has(self.outputs) "
+                    "|| size(self.outputs) == 0",
+                    "message": "dataLoading.uploadMode none uploads nothing: declare no outputs",
+                    "fieldPath": ".dataLoading.uploadMode",
+                },
+                *_immutable(properties),
             ]
         },
     )
+
+
+def _immutable(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Transition rules: every field but ``cancel`` keeps its value (and its absence) on update,
+    one rule per field so the refusal names it; ``cancel`` may be set, never unset."""
+    rules = [
+        {
+            "rule": f"has(self.{name}) == has(oldSelf.{name}) "
+            f"&& (!has(self.{name}) || self.{name} == oldSelf.{name})",
+            "message": f"spec.{name} cannot change once the task exists (only spec.cancel can)",
+            "fieldPath": f".{name}",
+            "reason": "FieldValueForbidden",
+        }
+        for name in properties
+        if name != "cancel"
+    ]
+    rules.append(
+        {
+            "rule": "!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",
+            "message": "spec.cancel cannot be undone",
+            "fieldPath": ".cancel",
+            "reason": "FieldValueForbidden",
+        }
+    )
+    return rules
 
 
 def status_schema() -> dict[str, Any]:
     return {
         **_open("Observed state, written by the operator."),
         "properties": {
-            "phase": _str("Pending, Running, Succeeded, Failed or Cancelled."),
+            "phase": _str("Pending, Initializing, Running, Succeeded, Failed or Cancelled."),
             "reason": _str("Machine-readable reason of the phase."),
             "message": _str("Human-readable detail."),
             "attempts": {
                 "type": "array",
                 "description": "One entry per pod run.",
-                "items": _open("An attempt: number, pod, startedAt, finishedAt, exitCode, reason."),
+                "items": _open(
+                    "An attempt: number, pod, startedAt, finishedAt, exitCode, reason, message, "
+                    "disrupted (ended by the cluster, not counted against retries.limit)."
+                ),
             },
             "outputs": _open("Output values small enough for the status."),
             "storedOutputs": {

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from containertask.api import templating
-from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH
+from containertask.api import podtemplate, templating
+from containertask.api.constants import DEFAULT_INPUT_PATH, DEFAULT_OUTPUT_PATH, KERNEL_PATHS
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_json, to_json
@@ -33,6 +33,20 @@ MAX_BACKOFF_SECONDS: Final = 24 * 3600
 MAX_BACKOFF_FACTOR: Final = 10
 MAX_UPLOAD_SECONDS: Final = 3600
 MAX_VARIABLES: Final = 64
+MAX_TTL_SECONDS: Final = 365 * 24 * 3600
+
+# An image reference as the container runtimes parse it (github.com/distribution/reference):
+# [domain[:port]/]path[:tag][@digest], path components lower case.
+_DOMAIN: Final = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+)
+_COMPONENT: Final = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATTERN: Final = (
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+_IMAGE = re.compile(IMAGE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,8 @@ class TaskSpec:
     output_location: str | None = None
     retries: Retries = field(default_factory=Retries)
     timeout_seconds: int | None = None
+    active_deadline_seconds: int | None = None
+    ttl_seconds_after_finished: int | None = None
     pending_timeout_seconds: int | None = None
     upload_timeout_seconds: int | None = None
     cache_version: str | None = None
@@ -175,6 +191,8 @@ class TaskSpec:
             "inputsUri": self.inputs_uri,
             "outputLocation": self.output_location,
             "timeoutSeconds": self.timeout_seconds,
+            "activeDeadlineSeconds": self.active_deadline_seconds,
+            "ttlSecondsAfterFinished": self.ttl_seconds_after_finished,
             "pendingTimeoutSeconds": self.pending_timeout_seconds,
             "uploadTimeoutSeconds": self.upload_timeout_seconds,
             "cacheVersion": self.cache_version,
@@ -227,6 +245,8 @@ class TaskSpec:
                 ),
             ),
             timeout_seconds=reader.optional_integer("timeoutSeconds"),
+            active_deadline_seconds=reader.optional_integer("activeDeadlineSeconds"),
+            ttl_seconds_after_finished=reader.optional_integer("ttlSecondsAfterFinished"),
             pending_timeout_seconds=reader.optional_integer("pendingTimeoutSeconds"),
             upload_timeout_seconds=reader.optional_integer("uploadTimeoutSeconds"),
             cache_version=reader.string("cacheVersion"),
@@ -365,6 +385,7 @@ def _validate(spec: TaskSpec) -> None:
     """Every rule of a well-formed spec; the CRD's schema and CEL rules check the same bounds."""
     if not spec.image.strip():
         raise SpecError("spec.image", "is required")
+    _check_image(spec.image)
     _check_names([i.name for i in spec.inputs], "spec.inputs")
     _check_names([o.name for o in spec.outputs], "spec.outputs")
     for idx, i in enumerate(spec.inputs):
@@ -373,12 +394,27 @@ def _validate(spec: TaskSpec) -> None:
     for name, path in (("inputPath", dl.input_path), ("outputPath", dl.output_path)):
         if not posixpath.isabs(path) or posixpath.normpath(path) == "/":
             raise SpecError(f"spec.dataLoading.{name}", "must be an absolute path below /", path)
+        normal = posixpath.normpath(path)
+        if any(normal == k or normal.startswith(f"{k}/") for k in KERNEL_PATHS):
+            raise SpecError(
+                f"spec.dataLoading.{name}",
+                "is in a kernel file system",
+                path,
+                allowed=f"a path outside {', '.join(KERNEL_PATHS)}",
+            )
     if posixpath.normpath(dl.input_path) == posixpath.normpath(dl.output_path):
         raise SpecError("spec.dataLoading.outputPath", "must differ from inputPath", dl.output_path)
     _check_choice("spec.dataLoading.format", dl.format, FORMATS)
     _check_choice("spec.dataLoading.downloadMode", dl.download_mode, DOWNLOAD_MODES)
     _check_choice("spec.dataLoading.uploadMode", dl.upload_mode, UPLOAD_MODES)
     _check_choice("spec.dataLoading.fileInputLayout", dl.file_input_layout, FILE_INPUT_LAYOUTS)
+    if dl.upload_mode == "none" and spec.outputs:
+        raise SpecError(
+            "spec.dataLoading.uploadMode",
+            "uploads nothing, but spec.outputs declares outputs",
+            dl.upload_mode,
+            allowed="onExit or eager with outputs; none only without outputs",
+        )
     backoff = spec.retries.backoff
     _check_range("spec.retries.limit", spec.retries.limit, 0, MAX_RETRIES)
     _check_range(
@@ -387,6 +423,10 @@ def _validate(spec: TaskSpec) -> None:
     _check_range("spec.retries.backoff.factor", backoff.factor, 1, MAX_BACKOFF_FACTOR)
     _check_range("spec.retries.backoff.maxSeconds", backoff.max_seconds, 0, MAX_BACKOFF_SECONDS)
     _check_range("spec.timeoutSeconds", spec.timeout_seconds, 1, MAX_TIMEOUT_SECONDS)
+    _check_range("spec.activeDeadlineSeconds", spec.active_deadline_seconds, 1, MAX_TIMEOUT_SECONDS)
+    _check_range(
+        "spec.ttlSecondsAfterFinished", spec.ttl_seconds_after_finished, 0, MAX_TTL_SECONDS
+    )
     _check_range("spec.pendingTimeoutSeconds", spec.pending_timeout_seconds, 1, MAX_TIMEOUT_SECONDS)
     _check_range("spec.uploadTimeoutSeconds", spec.upload_timeout_seconds, 1, MAX_UPLOAD_SECONDS)
     declared = spec.input_types
@@ -409,6 +449,20 @@ def _validate(spec: TaskSpec) -> None:
     for n, env in enumerate(spec.env):
         if not isinstance(env.get("name"), str) or not env["name"]:
             raise SpecError(f"spec.env[{n}].name", "is required")
+    if spec.pod_template is not None:
+        podtemplate.check(spec.pod_template)
+
+
+def _check_image(image: str) -> None:
+    """Refuse what no runtime could pull (the kubelet would report InvalidImageName)."""
+    if not _IMAGE.match(image):
+        raise SpecError(
+            "spec.image",
+            "not a valid image reference",
+            image,
+            allowed="[registry[:port]/]name[:tag][@digest], name in lower case "
+            "(e.g. ghcr.io/org/tool:1.2)",
+        )
 
 
 def _check_input_value(spec: TaskSpec, idx: int, i: Input) -> None:

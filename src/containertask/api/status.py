@@ -10,6 +10,7 @@ from typing import Any
 
 class Phase(StrEnum):
     PENDING = "Pending"
+    INITIALIZING = "Initializing"  # the downloader is writing the inputs
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
@@ -22,7 +23,9 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One pod run of the task (``number`` counts from 1)."""
+    """One pod run of the task (``number`` counts from 1). A ``disrupted`` attempt was ended by
+    the cluster (eviction, preemption, deletion, a lost node), not by the task: it does not count
+    against ``retries.limit``."""
 
     number: int
     pod: str
@@ -31,10 +34,13 @@ class Attempt:
     exit_code: int | None = None
     reason: str | None = None
     message: str | None = None
+    disrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         keys = {"started_at": "startedAt", "finished_at": "finishedAt", "exit_code": "exitCode"}
-        return {keys.get(k, k): v for k, v in asdict(self).items() if v is not None}
+        return {
+            keys.get(k, k): v for k, v in asdict(self).items() if v is not None and v is not False
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
@@ -46,6 +52,7 @@ class Attempt:
             exit_code=data.get("exitCode"),
             reason=data.get("reason"),
             message=data.get("message"),
+            disrupted=bool(data.get("disrupted")),
         )
 
 

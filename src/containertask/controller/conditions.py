@@ -11,6 +11,7 @@ from containertask.controller.clock import format_time
 
 SUCCEEDED: Final = "Succeeded"
 POD_SCHEDULED: Final = "PodScheduled"
+POD_CREATED: Final = "PodCreated"
 MAX_MESSAGE: Final = 1024
 
 ConditionStatus = Literal["True", "False", "Unknown"]

@@ -9,11 +9,18 @@ One call of :func:`decide` handles one ContainerTask:
 - a cache hit (same cache key, Succeeded) succeeds the task at once, with no pod;
 - otherwise the current attempt's pod is created, watched, and judged (:mod:`observe`); a failed
   attempt is retried after exponential backoff unless it was a user error or retries ran out;
-  an attempt fails when its pod stays Pending past the pending deadline or runs past
-  ``timeoutSeconds`` (which counts the Pending time too).
+  an attempt disrupted by the cluster (evicted, preempted, deleted, its node lost) is replaced at
+  once without using a retry, up to the operator's disruption limit;
+- an attempt fails when its pod waits for scheduling and image pulls past the pending deadline
+  (downloading inputs does not count) or runs past ``timeoutSeconds`` (which counts everything);
+  the task fails when it runs past ``activeDeadlineSeconds`` (across attempts and backoffs);
+- a finished task with ``ttlSecondsAfterFinished`` is deleted that long after it finished.
 
 Pods found but missing from the status (the operator stopped between creating a pod and writing
-status) are taken into the status, so a restart never creates a second pod for an attempt.
+status) are taken into the status, so a restart never creates a second pod for an attempt. A pod
+missing from the watch is read from the API before its attempt counts as deleted
+(:attr:`Decision.confirm`). Each pod carries a tracking finalizer, released
+(:attr:`Decision.release`) once its attempt's result is in the status.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from containertask.api import Attempt, Phase, SpecError, TaskSpec, TaskStatus
-from containertask.controller import conditions, naming
+from containertask.api.constants import TRACKING_FINALIZER
+from containertask.api.contract import outside_prefix
+from containertask.controller import conditions, naming, refusals
 from containertask.controller.clock import format_time, parse_time
 from containertask.controller.conditions import Condition, clip
-from containertask.controller.observe import Observation, State, observe
+from containertask.controller.observe import Observation, State, download_seconds, observe
 from containertask.controller.pods import needs_uploader
 
 ROUTINE_PENDING: Final = "Pending"  # observe's reason for a pod that is simply not running yet
@@ -47,6 +56,8 @@ PENDING_PROBLEMS: Final = frozenset(
         "CreateContainerConfigError",
         "CreateContainerError",
         "Unschedulable",
+        refusals.QUOTA_EXCEEDED,
+        refusals.CREATE_FAILED,
     }
 )
 
@@ -61,6 +72,7 @@ class Task:
     generation: int
     spec: TaskSpec | SpecError
     status: Mapping[str, Any]
+    created: str | None = None  # metadata.creationTimestamp: where activeDeadlineSeconds starts
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,12 @@ class Policy:
 
     pending_timeout_seconds: int = 300
     cancel_grace_seconds: int = 5
-    # How long a just-created pod may be missing from the watch before it counts as deleted.
+    # How long a just-created pod may be missing from the watch before it is looked up.
     visibility_grace_seconds: float = 30.0
+    # Attempts the cluster may disrupt (evictions, preemptions, ...) before the task fails.
+    disruption_limit: int = 5
+    # Where outputs go when a task names no outputLocation (None: tasks must name one).
+    output_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,15 +112,21 @@ class Event:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the reconciler does, in order: create the pod of ``create`` (an attempt number),
-    delete ``delete``, write ``status`` (None: unchanged), post ``events``, and come back after
-    ``requeue_after`` seconds (None: only when something changes)."""
+    """What the reconciler does, in order: read the pod ``confirm`` from the API and decide again
+    (it is missing from the watch); create the pod of ``create`` (an attempt number); write
+    ``status`` (None: unchanged); delete ``delete``; take the tracking finalizer off the pods in
+    ``release``; post ``events``; delete the task itself if ``delete_task``; and come back after
+    ``requeue_after`` seconds (None: only when something changes). Nothing after the status
+    happens unless it was written: a pod is let go only once its attempt's result is recorded."""
 
     status: dict[str, Any] | None = None
     create: int | None = None
     delete: tuple[PodDeletion, ...] = ()
+    release: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
+    confirm: str | None = None
+    delete_task: bool = False
 
 
 @dataclass
@@ -116,6 +138,9 @@ class _Next:
     delete: list[PodDeletion] = field(default_factory=list)
     requeue: list[float] = field(default_factory=list)
     observation: Observation | None = None
+    confirm: str | None = None
+    # A pod creation the apiserver refused for now: the PodCreated condition says why.
+    refusal: refusals.Refusal | None = None
 
 
 def decide(
@@ -124,11 +149,93 @@ def decide(
     now: datetime,
     policy: Policy,
     cache_hit: CacheHit | None = None,
+    gone: frozenset[int] = frozenset(),
 ) -> Decision:
-    """The next step for ``task``; ``pods`` are the pods it controls, by attempt number."""
+    """The next step for ``task``; ``pods`` are the pods it controls, by attempt number; ``gone``
+    the attempts whose pods a live read found deleted."""
     old = TaskStatus.from_dict(task.status)
-    plan = _plan(task, old, pods, now, policy, cache_hit)
-    # A finished task's status is final; only its leftover pods are acted on.
+    plan = _plan(task, old, pods, now, policy, cache_hit, gone)
+    return _conclude(task, old, plan, pods, now)
+
+
+def refused(
+    task: Task,
+    attempt: int,
+    refusal: refusals.Refusal,
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+) -> Decision:
+    """The decision after the apiserver refused the pod of ``attempt`` (:mod:`refusals`): a
+    final refusal fails the attempt and the task at once with the API's message; any other is
+    shown (reason and PodCreated condition) and asked again by the caller with backoff, until
+    the pending deadline fails the attempt."""
+    old = TaskStatus.from_dict(task.status)
+    assert isinstance(task.spec, TaskSpec)  # only a valid spec gets as far as creating a pod
+    attempts = _with_found_pods(old.attempts, pods)
+    pod = naming.pod_name(task.name, attempt)
+    stamp = format_time(now)
+    text = f"pod {pod} was refused: {refusal.message}"
+    if refusal.final:
+        failed = Attempt(
+            attempt,
+            pod,
+            stamp,
+            stamp,
+            reason=refusal.reason,
+            message=clip(refusal.message, MAX_ATTEMPT_MESSAGE),
+        )
+        plan = _Next(_finish(old, Phase.FAILED, refusal.reason, text, [*attempts, failed]))
+        return _conclude(task, old, plan, pods, now)
+    since = _refused_since(old, attempts, now)
+    limit = task.spec.pending_timeout_seconds or policy.pending_timeout_seconds
+    if (now - since).total_seconds() >= limit:
+        failed = Attempt(
+            attempt,
+            pod,
+            format_time(since),
+            stamp,
+            reason="PendingTimeout",
+            message=clip(
+                f"the pod could not be created for more than {limit}s: {refusal.reason}: "
+                f"{refusal.message}",
+                MAX_ATTEMPT_MESSAGE,
+            ),
+        )
+        attempts.append(failed)
+        # No pod was made for this pass: the next attempt starts from a later pass.
+        plan = _retry_or_fail(task, task.spec, old, attempts, now, policy, start=False)
+        plan.refusal = refusal
+        return _conclude(task, old, plan, pods, now)
+    waiting = replace(
+        old,
+        phase=Phase.PENDING,
+        reason=refusal.reason,
+        message=clip(text, MAX_STATUS_MESSAGE),
+        attempts=tuple(attempts),
+    )
+    return _conclude(task, old, _Next(waiting, refusal=refusal), pods, now)
+
+
+def _refused_since(old: TaskStatus, attempts: Sequence[Attempt], now: datetime) -> datetime:
+    """Since when the current attempt's pod has been refused: the PodCreated=False condition,
+    unless an earlier attempt ended after it turned False."""
+    entry = next((c for c in old.conditions if c.get("type") == conditions.POD_CREATED), None)
+    since = now
+    if entry is not None and entry.get("status") == "False":
+        since = parse_time(entry.get("lastTransitionTime")) or now
+    ended = parse_time(attempts[-1].finished_at) if attempts else None
+    return max(since, ended) if ended is not None else since
+
+
+def _conclude(
+    task: Task,
+    old: TaskStatus,
+    plan: _Next,
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+) -> Decision:
+    # A finished task's status is final; only its leftover pods (and its TTL) are acted on.
     new = (
         plan.status if old.phase.is_terminal else _with_conditions(plan, old, task.generation, now)
     )
@@ -137,14 +244,43 @@ def decide(
     if hold is not None and plan.create is None:
         plan.requeue.append(hold)  # when creating, the new pod's first event comes back sooner
     changed = hold is None and _without_routine(status) != _without_routine(task.status)
+    requeue = None if new.phase.is_terminal or not plan.requeue else max(min(plan.requeue), 0.0)
+    expired = False
+    spec = task.spec
+    if new.phase.is_terminal and isinstance(spec, TaskSpec):
+        left = _ttl_left(spec, new, now)
+        # Deleted only once the finished status is stored (a write would be lost with the task).
+        expired = left is not None and left <= 0 and old.phase.is_terminal
+        requeue = None if left is None or expired else max(left, 0.0)
     return Decision(
         status=status if changed else None,
         create=plan.create,
         delete=tuple(plan.delete),
+        release=_releasable(new, pods),
         events=tuple(transition_events(old, new)) if changed else (),
-        requeue_after=None
-        if new.phase.is_terminal or not plan.requeue
-        else max(min(plan.requeue), 0.0),
+        requeue_after=requeue,
+        confirm=plan.confirm,
+        delete_task=expired,
+    )
+
+
+def _ttl_left(spec: TaskSpec, status: TaskStatus, now: datetime) -> float | None:
+    """Seconds until a finished task is deleted (None: kept)."""
+    if spec.ttl_seconds_after_finished is None:
+        return None
+    done = next((c for c in status.conditions if c.get("type") == conditions.SUCCEEDED), None)
+    finished = parse_time((done or {}).get("lastTransitionTime")) or now
+    return spec.ttl_seconds_after_finished - (now - finished).total_seconds()
+
+
+def _releasable(status: TaskStatus, pods: Mapping[int, Mapping[str, Any]]) -> tuple[str, ...]:
+    """Pods still holding the tracking finalizer whose attempt's result is in ``status``."""
+    finished = {a.number for a in status.attempts if a.finished_at}
+    return tuple(
+        pod["metadata"]["name"]
+        for number, pod in sorted(pods.items())
+        if TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or ())
+        and (status.phase.is_terminal or number in finished)
     )
 
 
@@ -158,25 +294,6 @@ def _routine_wait(old: TaskStatus, new: TaskStatus, now: datetime) -> float | No
     started = parse_time(new.attempts[-1].started_at) or now
     wait = ROUTINE_WRITE_DELAY - (now - started).total_seconds()
     return wait if wait > 0 else None
-
-
-def rejected(task: Task, attempt: int, message: str, now: datetime) -> dict[str, Any]:
-    """The status after the apiserver refused an attempt's pod as invalid (say a bad podTemplate):
-    bad user input, so the task fails at once instead of retrying."""
-    old = TaskStatus.from_dict(task.status)
-    stamp = format_time(now)
-    pod = naming.pod_name(task.name, attempt)
-    failed = Attempt(
-        attempt, pod, stamp, stamp, reason="PodRejected", message=clip(message, MAX_ATTEMPT_MESSAGE)
-    )
-    status = _finish(
-        old,
-        Phase.FAILED,
-        "PodRejected",
-        f"pod {pod} was rejected: {message}",
-        [*old.attempts, failed],
-    )
-    return _with_conditions(_Next(status), old, task.generation, now).to_dict()
 
 
 def _without_routine(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,17 +336,80 @@ def _plan(
     now: datetime,
     policy: Policy,
     cache_hit: CacheHit | None,
+    gone: frozenset[int],
 ) -> _Next:
     if old.phase.is_terminal:
         # Nothing more to decide; only make sure no pod of a cancelled or timed-out task runs on.
         return _Next(old, delete=_alive(pods, policy.cancel_grace_seconds))
     spec = task.spec
+    if not isinstance(spec, SpecError) and not old.attempts and not pods:
+        spec = _runnable(spec, policy)  # a pod already made has what it needs
     if isinstance(spec, SpecError):
         # Bad user input: no pod and no retry (it would fail the same way).
         return _Next(_finish(old, Phase.FAILED, "InvalidSpec", str(spec), old.attempts))
     attempts = _with_found_pods(old.attempts, pods)
     if spec.cancel:
         return _cancel(old, attempts, pods, now, policy)
+    left = _active_left(task, spec, attempts, now)
+    if left is not None and left <= 0:
+        return _expire(spec, old, attempts, pods, now, policy)
+    plan = _progress(task, spec, old, attempts, pods, now, policy, cache_hit, gone)
+    if left is not None and not plan.status.phase.is_terminal:
+        plan.requeue.append(left)
+    return plan
+
+
+def _runnable(spec: TaskSpec, policy: Policy) -> TaskSpec | SpecError:
+    """``spec``, or why the operator cannot run it (what the schema cannot know)."""
+    if spec.outputs and not (spec.output_location or policy.output_location):
+        return SpecError(
+            "spec.outputLocation",
+            "is required: outputs are declared and the operator has no default output "
+            "location (--output-location)",
+        )
+    return spec
+
+
+def _active_left(
+    task: Task, spec: TaskSpec, attempts: Sequence[Attempt], now: datetime
+) -> float | None:
+    """Seconds left of ``activeDeadlineSeconds``, counted from the task's creation."""
+    if spec.active_deadline_seconds is None:
+        return None
+    first = attempts[0].started_at if attempts else None
+    created = parse_time(task.created) or parse_time(first) or now
+    return spec.active_deadline_seconds - (now - created).total_seconds()
+
+
+def _expire(
+    spec: TaskSpec,
+    old: TaskStatus,
+    attempts: list[Attempt],
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+) -> _Next:
+    """The whole-task deadline passed: stop the current attempt, fail the task, no retry."""
+    why = f"the task ran longer than activeDeadlineSeconds={spec.active_deadline_seconds}"
+    if attempts and attempts[-1].finished_at is None:
+        attempts[-1] = replace(
+            attempts[-1], finished_at=format_time(now), reason="DeadlineExceeded", message=why
+        )
+    status = _finish(old, Phase.FAILED, "DeadlineExceeded", why, attempts)
+    return _Next(status, delete=_alive(pods, policy.cancel_grace_seconds))
+
+
+def _progress(
+    task: Task,
+    spec: TaskSpec,
+    old: TaskStatus,
+    attempts: list[Attempt],
+    pods: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+    policy: Policy,
+    cache_hit: CacheHit | None,
+    gone: frozenset[int],
+) -> _Next:
     if not attempts and spec.cache_version and cache_hit is not None:
         hit = cache_hit.status
         cached = replace(
@@ -245,7 +425,7 @@ def _plan(
         return _start(task, old, attempts, 1, now, policy)
     current = attempts[-1]
     if current.finished_at is None:
-        return _judge(task, spec, old, attempts, pods, now, policy)
+        return _judge(task, spec, old, attempts, pods, now, policy, gone)
     # The last attempt failed and may be retried: wait out its backoff.
     return _retry_or_fail(task, spec, old, attempts, now, policy)
 
@@ -312,6 +492,7 @@ def _judge(
     pods: Mapping[int, Mapping[str, Any]],
     now: datetime,
     policy: Policy,
+    gone: frozenset[int],
 ) -> _Next:
     """The current attempt is unfinished: read its pod, apply the deadlines, and decide."""
     current = attempts[-1]
@@ -327,41 +508,58 @@ def _judge(
                 replace(old, attempts=tuple(attempts)),
                 requeue=[policy.visibility_grace_seconds - elapsed],
             )
+        if current.number not in gone:
+            # Missing from the watch is not yet gone: the reconciler reads it first.
+            return _Next(replace(old, attempts=tuple(attempts)), confirm=current.pod)
         seen = Observation(
-            State.FAILED, "PodDeleted", f"pod {current.pod} was deleted before it finished"
+            State.FAILED,
+            "PodDeleted",
+            f"pod {current.pod} was deleted before it finished",
+            disrupted=True,
         )
+        pending = elapsed
     else:
         seen = observe(
             pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
         )
+        seen = _confined(seen, task, spec, current.number, policy)
+        pending = elapsed - download_seconds(pod, now)
+        if seen.state.is_final and seen.exit_code is None and not seen.disrupted:
+            # A pod that can never start (InvalidImageName): stop it. One that ran stays, logs
+            # and all, for whoever wants to know why it failed.
+            deletions = _alive({current.number: pod}, policy.cancel_grace_seconds)
     pending_limit = spec.pending_timeout_seconds or policy.pending_timeout_seconds
     detail = f": {seen.reason}: {seen.message}" if seen.message else ""
     deadlines = (
         (
             seen.state is State.PENDING,
+            pending,
             pending_limit,
             "PendingTimeout",
-            f"the pod stayed Pending for more than {pending_limit}s{detail}",
+            f"the pod waited for scheduling and images for more than {pending_limit}s{detail}",
         ),
         (
             spec.timeout_seconds is not None,
+            elapsed,
             spec.timeout_seconds or 0,
             "Timeout",
             f"the attempt ran longer than timeoutSeconds={spec.timeout_seconds}",
         ),
     )
-    for applies, limit, expired, why in deadlines:
+    for applies, spent, limit, expired, why in deadlines:
         if not applies or seen.state.is_final:
             continue
-        if elapsed < limit:
-            requeue.append(limit - elapsed)
+        if spent < limit:
+            requeue.append(limit - spent)
             continue
         seen = replace(seen, state=State.FAILED, reason=expired, message=why)
         deletions = _alive(pods, policy.cancel_grace_seconds)
     if not seen.state.is_final:
         if seen.reason == ROUTINE_PENDING:
             return _Next(_created(old, attempts), requeue=requeue, observation=seen)
-        phase = Phase.RUNNING if seen.state is State.RUNNING else Phase.PENDING
+        phase = {State.RUNNING: Phase.RUNNING, State.INITIALIZING: Phase.INITIALIZING}.get(
+            seen.state, Phase.PENDING
+        )
         message = clip(seen.message, MAX_STATUS_MESSAGE)
         status = replace(
             old, phase=phase, reason=seen.reason, message=message, attempts=tuple(attempts)
@@ -373,6 +571,7 @@ def _judge(
         exit_code=seen.exit_code,
         reason=seen.reason,
         message=clip(seen.message, MAX_ATTEMPT_MESSAGE),
+        disrupted=seen.disrupted,
     )
     if seen.state is State.SUCCEEDED:
         result = seen.result
@@ -400,6 +599,23 @@ def _judge(
     return step
 
 
+def _confined(
+    seen: Observation, task: Task, spec: TaskSpec, attempt: int, policy: Policy
+) -> Observation:
+    """``seen``, failed (not retried) when the uploader's result names objects outside the
+    attempt's own prefix: those are never published."""
+    if seen.result is None:
+        return seen
+    location = spec.output_location or policy.output_location
+    prefix = naming.output_prefix(location, task.namespace, task.name, task.uid, attempt)
+    problem = outside_prefix(seen.result, prefix, spec.output_types)
+    if problem is None:
+        return seen
+    return replace(
+        seen, state=State.FAILED, reason="OutputsOutsidePrefix", message=problem, retryable=False
+    )
+
+
 def _retry_or_fail(
     task: Task,
     spec: TaskSpec,
@@ -407,17 +623,31 @@ def _retry_or_fail(
     attempts: list[Attempt],
     now: datetime,
     policy: Policy,
+    *,
+    start: bool = True,
 ) -> _Next:
-    """The last attempt failed (retryably): start the next after its backoff, or give up."""
+    """The last attempt failed (retryably): start the next after its backoff (when ``start``;
+    else only say when), or give up. A
+    disrupted attempt is replaced at once and counts against the operator's disruption limit,
+    not against ``retries.limit``."""
     last = attempts[-1]
-    if last.number > spec.retries.limit:
+    disruptions = sum(1 for a in attempts if a.disrupted)
+    failures = len(attempts) - disruptions
+    if last.disrupted and disruptions > policy.disruption_limit:
+        message = (
+            f"{_failure_message(last)}; disrupted {disruptions} times, more than the operator's "
+            f"limit of {policy.disruption_limit}"
+        )
+        return _Next(_finish(old, Phase.FAILED, last.reason or "Disrupted", message, attempts))
+    if not last.disrupted and failures > spec.retries.limit:
         status = _finish(
             old, Phase.FAILED, last.reason or "Failed", _failure_message(last), attempts
         )
         return _Next(status)
     finished = parse_time(last.finished_at) or now
-    due = finished + timedelta(seconds=spec.retries.backoff.delay(last.number))
-    if now >= due:
+    delay = 0.0 if last.disrupted else spec.retries.backoff.delay(failures)
+    due = finished + timedelta(seconds=delay)
+    if now >= due and start:
         return _start(task, old, attempts, last.number + 1, now, policy)
     status = replace(
         old,
@@ -430,7 +660,7 @@ def _retry_or_fail(
         ),
         attempts=tuple(attempts),
     )
-    return _Next(status, requeue=[(due - now).total_seconds()])
+    return _Next(status, requeue=[max((due - now).total_seconds(), 0.0)])
 
 
 def _failure_message(attempt: Attempt) -> str:
@@ -468,6 +698,7 @@ def _with_conditions(plan: _Next, old: TaskStatus, generation: int, now: datetim
             conditions.SUCCEEDED, "Unknown", status.reason or str(phase), status.message or ""
         )
     entries = conditions.set_condition(old.conditions, done, now, generation)
+    entries = _pod_created(entries, plan, now, generation)
     scheduled = plan.observation.scheduled if plan.observation else None
     if scheduled is not None:
         entries = conditions.set_condition(
@@ -482,6 +713,23 @@ def _with_conditions(plan: _Next, old: TaskStatus, generation: int, now: datetim
             generation,
         )
     return replace(status, conditions=tuple(entries))
+
+
+def _pod_created(
+    entries: list[dict[str, Any]], plan: _Next, now: datetime, generation: int
+) -> list[dict[str, Any]]:
+    """PodCreated=False while the apiserver refuses the pod; True again once a pod is seen.
+    Absent when no pod was ever refused: it costs no write on the way every task goes."""
+    if plan.refusal is not None:
+        refused = Condition(
+            conditions.POD_CREATED, "False", plan.refusal.reason, plan.refusal.message
+        )
+        return conditions.set_condition(entries, refused, now, generation)
+    shown = next((c for c in entries if c.get("type") == conditions.POD_CREATED), None)
+    if shown is not None and shown.get("status") == "False" and plan.observation is not None:
+        created = Condition(conditions.POD_CREATED, "True", "Created", "")
+        return conditions.set_condition(entries, created, now, generation)
+    return entries
 
 
 def _condition_status(text: str) -> conditions.ConditionStatus:
@@ -509,7 +757,7 @@ def transition_events(old: TaskStatus, new: TaskStatus) -> list[Event]:
             events.append(
                 Event(
                     "Warning",
-                    "AttemptFailed",
+                    "AttemptDisrupted" if attempt.disrupted else "AttemptFailed",
                     f"attempt {attempt.number} ({attempt.pod}): {attempt.reason}: {attempt.message}",
                 )
             )

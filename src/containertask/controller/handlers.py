@@ -72,9 +72,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         lambda uid: reconciler.trigger(uid),
         ours.watch_server_timeout,
     )
-    reconciler = Reconciler(client, ours, informer.pods_of, metrics)
+    reconciler = Reconciler(client, ours, informer.pods_of, metrics, sees=informer.sees)
     memo["reconciler"] = reconciler
     memo["client"] = client
+    memo["pods"] = informer
     memo["informer"] = asyncio.get_running_loop().create_task(informer.run())
     # Decisions wait for the first listing of pods: a restarted operator sees what it made.
     memo["start"] = asyncio.get_running_loop().create_task(
@@ -88,6 +89,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 async def _start_when_synced(informer: PodInformer, reconciler: Reconciler, workers: int) -> None:
     await informer.synced.wait()
     reconciler.start(workers)
+
+
+@kopf.on.probe(id="pods")
+def pods_visible(memo: kopf.Memo, **_: Any) -> str:
+    """/healthz fails when the operator can see pods in none of its namespaces (a restart may
+    help: new credentials, a new connection); one namespace denied is only logged."""
+    informer: PodInformer | None = memo.get("pods")
+    blind = informer.blind if informer is not None else None
+    if blind is not None:
+        raise kopf.PermanentError(f"cannot list pods in any watched namespace: {blind}")
+    return "ok"
 
 
 @kopf.on.cleanup()

@@ -7,7 +7,11 @@ whole pod events was most of the operator's peak memory. Here each event is trim
 it is read, so memory follows the number of pods, not the number of events in flight.
 
 Reconciles must not start before the first listing is complete (a restarted operator would
-otherwise not see the pods it already made): :attr:`PodInformer.synced` says when it is.
+otherwise not see the pods it already made): :attr:`PodInformer.synced` says when every namespace
+has been listed or has failed to list once, and :meth:`PodInformer.sees` whether a namespace's
+pods are known. Each namespace is listed and watched on its own, so one the operator may not read
+(RBAC denies it there) holds up only its own tasks; :attr:`PodInformer.blind` says when no
+namespace can be read at all, which the liveness probe reports.
 """
 
 from __future__ import annotations
@@ -48,11 +52,25 @@ class PodInformer:
         self._watch_seconds = watch_seconds
         self._owner_of: dict[PodKey, str] = {}
         self._by_owner: dict[str, dict[PodKey, dict[str, Any]]] = {}
-        self._unsynced = set(self._namespaces)
+        self._untried = set(self._namespaces)
+        self._listed: set[str | None] = set()
+        self._failing: dict[str | None, str] = {}  # namespace -> why its last listing failed
         self.synced = asyncio.Event()
 
     def pods_of(self, uid: str) -> Iterable[Mapping[str, Any]]:
         return tuple(self._by_owner.get(uid, {}).values())
+
+    def sees(self, namespace: str) -> bool:
+        """Whether the pods of ``namespace`` are known: listed, and the listing not failing."""
+        key = None if self._namespaces == [None] else namespace
+        return key in self._listed and key not in self._failing
+
+    @property
+    def blind(self) -> str | None:
+        """Why no pods can be seen anywhere (every namespace's listing fails); None if some can."""
+        if len(self._failing) < len(self._namespaces):
+            return None
+        return "; ".join(f"{ns or 'all namespaces'}: {why}" for ns, why in self._failing.items())
 
     async def run(self) -> None:
         """List and watch every namespace until cancelled."""
@@ -72,6 +90,8 @@ class PodInformer:
             except Exception as error:  # never stop watching: list again, after a pause
                 if isinstance(error, ApiError) and error.status == GONE:
                     continue  # at once
+                self._failing[namespace] = str(error)
+                self._tried(namespace)
                 failures += 1
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
                 logger.warning("pods at %s: %r; listing again in %.0fs", path, error, delay)
@@ -92,10 +112,15 @@ class PodInformer:
         gone = [k for k in self._owner_of if k not in seen and namespace in (None, k[0])]
         for key in gone:
             self._forget(key)  # deleted while nobody watched
-        self._unsynced.discard(namespace)
-        if not self._unsynced:
-            self.synced.set()
+        self._listed.add(namespace)
+        self._failing.pop(namespace, None)
+        self._tried(namespace)
         return str(page["metadata"]["resourceVersion"])
+
+    def _tried(self, namespace: str | None) -> None:
+        self._untried.discard(namespace)
+        if not self._untried:
+            self.synced.set()
 
     async def _watch(self, path: str, version: str) -> str:
         """Apply events from ``version`` on until the server ends the watch; the last version."""

@@ -9,6 +9,7 @@ reconciler can tell "already exists" and "conflict" from transient failures.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import socket
@@ -34,20 +35,45 @@ STATUS: Final = 1
 EVENTS: Final = 2
 MAX_EVENT_MESSAGE: Final = 1024
 MERGE_PATCH: Final = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
 
 
 class ApiError(Exception):
+    """An error answer; ``message`` is the API's own (a metav1.Status message) when it sent one."""
+
     def __init__(self, status: int, method: str, path: str, body: str) -> None:
         super().__init__(f"{method} {path}: HTTP {status}: {body[:500]}")
         self.status = status
+        self.message = _status_message(body) or body[:500]
+
+
+def _status_message(body: str) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    message = data.get("message") if isinstance(data, dict) else None
+    return message if isinstance(message, str) and message else None
 
 
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
     """In-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config); kopf and
-    this client use the same identity."""
-    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
+    this client use the same identity.
+
+    In a pod, the apiserver is the address the kubelet puts in ``KUBERNETES_SERVICE_HOST/PORT``
+    (as client-go's in-cluster config does), not kopf's ``kubernetes.default.svc``: that name
+    needs cluster DNS, which not every cluster runs."""
+    account = kopf.login_with_service_account(settings=settings)
+    if account is None:
+        return kopf.login_with_kubeconfig(settings=settings)
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
     )
+    if not host or not port:
+        return account
+    host = f"[{host}]" if ":" in host else host
+    return dataclasses.replace(account, server=f"https://{host}:{port}")
 
 
 def _file_of(path: Any, data: Any, directory: str, name: str) -> str | None:
@@ -177,6 +203,55 @@ class Client:
         return await self.request(
             "GET", f"/api/v1/namespaces/{namespace}/pods/{name}", priority=URGENT
         )
+
+    async def find_pod(self, namespace: str, name: str) -> Any | None:
+        """A live read of ``name``; None if it does not exist."""
+        try:
+            return await self.get_pod(namespace, name)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def remove_pod_finalizer(self, namespace: str, name: str, finalizer: str) -> None:
+        """Take ``finalizer`` off the pod (a strategic merge patch touches no other finalizer);
+        a pod already gone is not an error."""
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}}
+        try:
+            await self.request(
+                "PATCH",
+                f"/api/v1/namespaces/{namespace}/pods/{name}",
+                patch,
+                content_type=STRATEGIC_MERGE_PATCH,
+                priority=URGENT,
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+
+    async def find_task(self, namespace: str, name: str) -> Any | None:
+        """A live read of the ContainerTask ``name``; None if it does not exist."""
+        try:
+            return await self.request(
+                "GET", f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+            )
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def delete_task(self, namespace: str, name: str, uid: str) -> None:
+        """Delete the ContainerTask ``name`` if it is still the one with ``uid`` (not a new task
+        of the same name); its pods follow by garbage collection."""
+        try:
+            await self.request(
+                "DELETE",
+                f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}/{name}",
+                {"preconditions": {"uid": uid}, "propagationPolicy": "Background"},
+            )
+        except ApiError as error:
+            if error.status not in (404, 409):
+                raise
 
     async def delete_pod(self, namespace: str, name: str, grace_seconds: int) -> None:
         """Delete ``name``; one already gone is not an error."""

@@ -3,24 +3,48 @@
 A task's attempt succeeds only when the main container exited 0 *and* the uploader confirmed every
 declared output in its termination message (an :class:`~containertask.api.UploadResult`). The
 pod's own phase says little: a native sidecar's exit code does not change it.
+
+A failed attempt is classified in this order:
+
+1. disruption: the pod was evicted, preempted, deleted by someone else or lost with its node before
+   its main container finished (``DisruptionTarget``, a deletion, reason ``Evicted``). Whatever the
+   containers did after that is not the task's doing: a new attempt, not a spent retry;
+2. the main container's exit: non-zero, OOMKilled, a signal. Its reason is the attempt's reason,
+   retried; only the program's own ``_ERROR`` file (uploader error kind ``user``) after a plain
+   non-zero exit is a user error;
+3. the uploader's report: a missing or invalid output (kind ``output``) is a user error, which is
+   only possible after exit 0; a failed upload (kind ``system``) is retried.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
 from containertask.api import UploadResult
 from containertask.api.constants import DOWNLOADER_CONTAINER, MAIN_CONTAINER, UPLOADER_CONTAINER
+from containertask.controller.clock import parse_time
 
 # Waiting reasons that are a normal step, not a problem worth showing.
 ROUTINE_WAITING: Final = frozenset({"ContainerCreating", "PodInitializing"})
+# Waiting reasons that no wait will cure: the attempt fails at once and is not retried.
+HOPELESS_WAITING: Final = frozenset({"InvalidImageName"})
+SIGNAL_NAMES: Final = {s.value: s.name for s in signal.Signals}
+DISRUPTION_TARGET: Final = "DisruptionTarget"
+# Pod status reasons the kubelet and node controller give a pod they stopped (node-pressure
+# eviction, preemption by a critical pod, node shutdown, a lost node).
+DISRUPTED_POD_REASONS: Final = frozenset(
+    {"Evicted", "Preempting", "Terminated", "Shutdown", "NodeShutdown", "NodeLost"}
+)
 
 
 class State(StrEnum):
     PENDING = "Pending"
+    INITIALIZING = "Initializing"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
@@ -49,6 +73,7 @@ class Observation:
     retryable: bool = True
     result: UploadResult | None = None
     scheduled: Scheduled | None = None
+    disrupted: bool = False
 
 
 def _status_of(statuses: Iterable[Mapping[str, Any]] | None, name: str) -> Mapping[str, Any]:
@@ -65,6 +90,66 @@ def _scheduled(status: Mapping[str, Any]) -> Scheduled | None:
         if c.get("type") == "PodScheduled":
             return Scheduled(str(c.get("status", "Unknown")), c.get("reason"), c.get("message"))
     return None
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    return next((c for c in status.get("conditions") or () if c.get("type") == kind), None)
+
+
+def _disruption(pod: Mapping[str, Any], main: Mapping[str, Any]) -> Observation | None:
+    """The attempt's end if the cluster, not the task, ended it: evicted, preempted, deleted by
+    someone else (the operator records an attempt's end before it deletes a pod) or lost with its
+    node. A main container that had already finished before that keeps its result."""
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    target = _condition(status, DISRUPTION_TARGET)
+    if target is not None and target.get("status") != "True":
+        target = None
+    deleting = meta.get("deletionTimestamp")
+    evicted = status.get("reason") in DISRUPTED_POD_REASONS
+    if target is None and not deleting and not evicted:
+        return None
+    ended = _terminated(main)
+    since = _disrupted_since(meta, target)
+    finished = parse_time(ended.get("finishedAt")) if ended else None
+    if finished is not None and since is not None and finished < since:
+        return None  # it had finished: judge the result as usual
+    name = meta.get("name", "the pod")
+    if target is not None:
+        reason = str(target.get("reason") or DISRUPTION_TARGET)
+        message = target.get("message") or f"pod {name} was disrupted"
+    elif evicted:
+        reason = str(status["reason"])
+        message = status.get("message") or f"pod {name} was stopped by its node"
+    else:
+        reason, message = "PodDeleted", f"pod {name} was deleted before it finished"
+    return Observation(State.FAILED, reason, message, disrupted=True)
+
+
+def _disrupted_since(meta: Mapping[str, Any], target: Mapping[str, Any] | None) -> datetime | None:
+    """When the disruption began: the DisruptionTarget condition, or the deletion request
+    (deletionTimestamp less the grace period it was given)."""
+    moments = []
+    if target is not None:
+        moments.append(parse_time(target.get("lastTransitionTime")))
+    deleting = parse_time(meta.get("deletionTimestamp"))
+    if deleting is not None:
+        grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+        moments.append(deleting - timedelta(seconds=grace))
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def download_seconds(pod: Mapping[str, Any], now: datetime) -> float:
+    """How long the downloader has run (so far): time the pending deadline does not count."""
+    status = pod.get("status") or {}
+    state = _status_of(status.get("initContainerStatuses"), DOWNLOADER_CONTAINER).get("state")
+    timing = (state or {}).get("running") or (state or {}).get("terminated") or {}
+    start = parse_time(timing.get("startedAt"))
+    if start is None:
+        return 0.0
+    end = parse_time(timing.get("finishedAt")) or now
+    return max((end - start).total_seconds(), 0.0)
 
 
 def _problem_waiting(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -95,8 +180,12 @@ def observe(pod: Mapping[str, Any], *, has_uploader: bool, outputs: Sequence[str
     status = pod.get("status") or {}
     scheduled = _scheduled(status)
     main = _status_of(status.get("containerStatuses"), MAIN_CONTAINER)
+    disrupted = _disruption(pod, main)
+    if disrupted is not None:
+        return replace(disrupted, scheduled=scheduled)
     inits = status.get("initContainerStatuses")
-    downloader = _terminated(_status_of(inits, DOWNLOADER_CONTAINER))
+    downloading = _status_of(inits, DOWNLOADER_CONTAINER)
+    downloader = _terminated(downloading)
     pod_done = status.get("phase") in ("Succeeded", "Failed")
 
     if downloader is not None and downloader.get("exitCode", 0) != 0:
@@ -135,10 +224,19 @@ def observe(pod: Mapping[str, Any], *, has_uploader: bool, outputs: Sequence[str
         )
     waiting = _problem_waiting(status)
     if waiting is not None:
+        hopeless = waiting["reason"] in HOPELESS_WAITING
         return Observation(
-            State.PENDING,
+            State.FAILED if hopeless else State.PENDING,
             waiting["reason"],
             f"{waiting['container']}: {waiting.get('message') or waiting['reason']}",
+            retryable=not hopeless,
+            scheduled=scheduled,
+        )
+    if "running" in (downloading.get("state") or {}):
+        return Observation(
+            State.INITIALIZING,
+            "Initializing",
+            "the downloader is writing the inputs",
             scheduled=scheduled,
         )
     if "running" in (main.get("state") or {}):
@@ -169,20 +267,22 @@ def _finished(
             State.FAILED, reason, message, code, finished_at, retryable, scheduled=scheduled
         )
 
-    if isinstance(result, UploadResult) and result.error_kind == "user":
-        # The task's own _ERROR file: a user error, whatever the exit code; never retried.
-        return fail("UserError", result.error or "the task reported an error", retryable=False)
     if code != 0:
-        return fail(
-            main.get("reason") or "Error",
-            main.get("message") or f"the main container exited with code {code}",
-        )
+        reason = str(main.get("reason") or "Error")
+        killed = reason == "OOMKilled" or code > 128
+        if isinstance(result, UploadResult) and result.error_kind == "user" and not killed:
+            # The program's own _ERROR file, then a plain exit: its verdict, never retried.
+            return fail("UserError", result.error or "the task reported an error", retryable=False)
+        # Whatever the uploader found (outputs missing, most likely) follows from this exit.
+        return fail(reason, main.get("message") or _exit_text(code, reason))
     if result is None:
         return Observation(
             State.SUCCEEDED, "Succeeded", None, code, finished_at, scheduled=scheduled
         )
     if isinstance(result, str):
         return fail("UploadFailed", result)
+    if result.error_kind in ("user", "output"):
+        return fail("UserError", result.error or "the task reported an error", retryable=False)
     if not result.ok:
         return fail("UploadFailed", result.error or "the uploader failed")
     # With outputsUri every declared output is in outputs.pb; without, each must be inline.
@@ -192,3 +292,12 @@ def _finished(
     return Observation(
         State.SUCCEEDED, "Succeeded", None, code, finished_at, result=result, scheduled=scheduled
     )
+
+
+def _exit_text(code: int, reason: str) -> str:
+    """``the main container exited with code 137 (SIGKILL)``; OOMKilled says so."""
+    if reason == "OOMKilled":
+        return f"the main container was OOMKilled (exit code {code})"
+    text = f"the main container exited with code {code}"
+    name = SIGNAL_NAMES.get(code - 128)
+    return f"{text} ({name})" if name else text

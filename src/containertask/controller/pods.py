@@ -10,6 +10,11 @@ The uploader is listed first so that it is running before the main container sta
 grace period covers the upload, since the kubelet stops a native sidecar only after the main
 container has exited. Each injected container has its own small builder that returns None when the
 task does not need it.
+
+The helpers are the operator's alone: the task's podTemplate is laid under this pod, and
+:mod:`containertask.api.podtemplate` refuses templates that name a helper, its volumes or an extra
+regular container, so nothing of the template reaches the helpers. A pod whose task names no
+service account gets no API token.
 """
 
 from __future__ import annotations
@@ -22,19 +27,20 @@ from typing import Any, Final
 from containertask.api import API_VERSION, KIND, CopilotConfig, TaskSpec
 from containertask.api.constants import (
     COPILOT_CONFIG_ENV,
+    COPILOT_TMP_VOLUME,
     DOWNLOADER_CONTAINER,
+    INPUTS_VOLUME,
     LABEL_ATTEMPT,
     LABEL_MANAGED_BY,
     LABEL_TASK,
     MAIN_CONTAINER,
+    OUTPUTS_VOLUME,
+    TRACKING_FINALIZER,
     UPLOADER_CONTAINER,
 )
 from containertask.controller import naming
 from containertask.controller.settings import OperatorSettings
 
-INPUTS_VOLUME: Final = "inputs"
-OUTPUTS_VOLUME: Final = "outputs"
-TMP_VOLUME: Final = "copilot-tmp"
 HELPER_USER: Final = 65532  # the "nonroot" user of distroless-style images
 GRACE_MARGIN_SECONDS: Final = 10  # for the uploader to start and report, beyond the upload itself
 TERMINATION_LOG: Final = "/dev/termination-log"
@@ -99,17 +105,21 @@ def build_pod(
         "volumes": [
             {"name": INPUTS_VOLUME, "emptyDir": {}},
             {"name": OUTPUTS_VOLUME, "emptyDir": {}},
-            {"name": TMP_VOLUME, "emptyDir": {}},
+            {"name": COPILOT_TMP_VOLUME, "emptyDir": {}},
         ],
     }
+    template = copy.deepcopy(dict(spec.pod_template or {}))
+    template_meta = template.get("metadata") or {}
+    template_spec = template.get("spec") or {}
     if spec.service_account_name:
         pod_spec["serviceAccountName"] = spec.service_account_name
+    elif not template_spec.get("serviceAccountName"):
+        # No account named: the pod runs as the namespace's default account, without its token.
+        pod_spec["automountServiceAccountToken"] = False
     if spec.node_selector:
         pod_spec["nodeSelector"] = dict(spec.node_selector)
     if spec.tolerations:
         pod_spec["tolerations"] = [dict(t) for t in spec.tolerations]
-    template = copy.deepcopy(dict(spec.pod_template or {}))
-    template_meta = template.get("metadata") or {}
     labels = {
         LABEL_TASK: naming.label_value(owner.name),
         LABEL_ATTEMPT: str(attempt),
@@ -124,8 +134,9 @@ def build_pod(
             "labels": {**(template_meta.get("labels") or {}), **labels},
             "annotations": dict(template_meta.get("annotations") or {}),
             "ownerReferences": [owner.reference()],
+            "finalizers": [TRACKING_FINALIZER],
         },
-        "spec": overlay(template.get("spec") or {}, pod_spec),
+        "spec": overlay(template_spec, pod_spec),
     }
 
 
@@ -206,7 +217,7 @@ def _helper(
         ],
         "volumeMounts": [
             {"name": volume, "mountPath": path},
-            {"name": TMP_VOLUME, "mountPath": "/tmp"},
+            {"name": COPILOT_TMP_VOLUME, "mountPath": "/tmp"},
         ],
         "resources": settings.helper_resources.to_dict(),
         "securityContext": {

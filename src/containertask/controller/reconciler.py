@@ -4,8 +4,10 @@ It keeps the newest view of every ContainerTask (from the watch and from its own
 runs at most one reconcile per task at once (a trigger during a run makes the run go again), and
 schedules the next look when a deadline or backoff is due. Each reconcile follows the
 sample-controller order: read the task and its pods; create the pod if absent (AlreadyExists from
-a pod it controls is success; a pod controlled by anyone else is never adopted); delete what must
-stop; write status last, only when it changed, and only on top of the version it read.
+a pod it controls is success; a pod controlled by anyone else is never adopted); write status,
+only when it changed, and only on top of the version it read; then act on what the status now
+records: delete what must stop, and release the tracking finalizer of pods whose result is in.
+A pod the apiserver refuses is judged by :func:`decide.refused`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+import aiohttp
+
 from containertask.api import Phase, SpecError, TaskSpec, TaskStatus
 from containertask.api.cache import cache_key
-from containertask.api.constants import LABEL_ATTEMPT
+from containertask.api.constants import LABEL_ATTEMPT, TRACKING_FINALIZER
+from containertask.controller import naming, refusals
 from containertask.controller import pods as podbuilder
 from containertask.controller.decide import (
     CacheHit,
@@ -30,7 +35,7 @@ from containertask.controller.decide import (
     Policy,
     Task,
     decide,
-    rejected,
+    refused,
 )
 from containertask.controller.kube import ApiError, Client
 from containertask.controller.metrics import Metrics
@@ -39,6 +44,7 @@ from containertask.controller.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 
 CONFLICT_RETRY_SECONDS: Final = 30.0
+UNSEEN_RETRY_SECONDS: Final = 10.0  # a namespace whose pods cannot be listed yet
 MAX_ERROR_DELAY: Final = 60.0
 
 PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
@@ -47,6 +53,14 @@ PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
 def controlled_by(pod: Mapping[str, Any], uid: str) -> bool:
     refs = (pod.get("metadata") or {}).get("ownerReferences") or ()
     return any(r.get("controller") and r.get("uid") == uid for r in refs)
+
+
+class PodRefusedError(Exception):
+    """The apiserver refused a pod for now: the reconcile is retried with backoff."""
+
+
+def _name(pod: Mapping[str, Any]) -> str:
+    return str(pod["metadata"]["name"])
 
 
 def _version(body: Mapping[str, Any]) -> int:
@@ -64,12 +78,21 @@ class Reconciler:
         settings: OperatorSettings,
         pods: PodLookup,
         metrics: Metrics | None = None,
+        sees: Callable[[str], bool] = lambda _: True,
     ) -> None:
+        """``pods`` gives the pods a task controls (by uid); ``sees`` whether the pods of a
+        namespace are known, without which no decision is taken there."""
         self._client = client
         self._settings = settings
         self._pods = pods
+        self._sees = sees
         self._metrics = metrics
-        self._policy = Policy(settings.pending_timeout_seconds, settings.cancel_grace_seconds)
+        self._policy = Policy(
+            settings.pending_timeout_seconds,
+            settings.cancel_grace_seconds,
+            disruption_limit=settings.disruption_limit,
+            output_location=settings.output_location,
+        )
         self._tasks: dict[str, dict[str, Any]] = {}
         self._phases: Counter[str] = Counter()
         self._cache: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, key) -> (uid, name)
@@ -227,6 +250,7 @@ class Reconciler:
             int(meta.get("generation") or 1),
             spec,
             body.get("status") or {},
+            meta.get("creationTimestamp"),
         )
 
     def _owned_pods(self, uid: str) -> dict[int, Mapping[str, Any]]:
@@ -240,23 +264,31 @@ class Reconciler:
     async def reconcile(self, uid: str) -> float | None:
         """One pass for the task ``uid``; returns when to look again (None: on change only)."""
         body = self._tasks.get(uid)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return None  # gone or going: garbage collection removes its pods
+        if body is None:
+            await self._release_orphans(uid)
+            return None
+        if not self._sees(body["metadata"]["namespace"]):
+            return UNSEEN_RETRY_SECONDS  # deciding without its pods could duplicate or misjudge
+        if body["metadata"].get("deletionTimestamp"):
+            # Going: its results no longer matter, and garbage collection removes its pods.
+            await self._release(body["metadata"]["namespace"], self._owned_pods(uid).values())
+            return None
         task = self._task(body)
-        decision = decide(
-            task,
-            self._owned_pods(uid),
-            datetime.now(UTC),
-            self._policy,
-            self._cache_hit(task.namespace, task.spec, task.status),
-        )
+        pods = self._owned_pods(uid)
+        cache_hit = self._cache_hit(task.namespace, task.spec, task.status)
+        decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit)
+        if decision.confirm is not None:
+            pods, gone = await self._look_up(task, pods, decision.confirm)
+            decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit, gone)
         if decision.create is not None:
             assert isinstance(task.spec, TaskSpec)  # decide never creates a pod for a bad spec
-            outcome = await self._create(body, task, task.spec, decision.create)
+            outcome = await self._create(body, task, task.spec, decision.create, pods)
             if outcome == "conflict":
                 return CONFLICT_RETRY_SECONDS
-            if outcome == "rejected":
+            if outcome == "refused":
                 return None
+        if decision.status is not None and not await self._write_status(body, task, decision):
+            return None  # the task changed meanwhile; its watch event triggers the next pass
         for deletion in decision.delete:
             await self._client.delete_pod(task.namespace, deletion.name, deletion.grace_seconds)
             logger.info(
@@ -265,41 +297,108 @@ class Reconciler:
                 deletion.name,
                 deletion.grace_seconds,
             )
-        if decision.status is not None and not await self._write_status(body, task, decision):
-            return None  # the task changed meanwhile; its watch event triggers the next pass
+        await self._release(
+            task.namespace, (p for p in pods.values() if _name(p) in decision.release)
+        )
         for event in decision.events:
             self._post_later(body, event)
+        if decision.delete_task:
+            await self._client.delete_task(task.namespace, task.name, task.uid)
+            logger.info("deleted %s/%s: ttlSecondsAfterFinished passed", task.namespace, task.name)
+            return None
         return decision.requeue_after
 
+    async def _look_up(
+        self, task: Task, pods: dict[int, Mapping[str, Any]], name: str
+    ) -> tuple[dict[int, Mapping[str, Any]], frozenset[int]]:
+        """Read a pod missing from the watch: the pods with it if it exists, else its attempt
+        as confirmed gone."""
+        found = await self._client.find_pod(task.namespace, name)
+        number = next(
+            (a.number for a in TaskStatus.from_dict(task.status).attempts if a.pod == name), 0
+        )
+        if found is not None and controlled_by(found, task.uid):
+            return {**pods, number: found}, frozenset()
+        return pods, frozenset({number})
+
+    async def _release(self, namespace: str, pods: Iterable[Mapping[str, Any]]) -> None:
+        """Take the tracking finalizer off ``pods`` (those that still hold it)."""
+        for pod in pods:
+            if TRACKING_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or ()):
+                await self._client.remove_pod_finalizer(namespace, _name(pod), TRACKING_FINALIZER)
+
+    async def _release_orphans(self, uid: str) -> None:
+        """Pods of a task the operator does not know: released once a live read says the task
+        is gone (at startup, a task may merely not have been listed yet)."""
+        owned = self._owned_pods(uid)
+        if not owned:
+            return
+        meta = next(iter(owned.values()))["metadata"]
+        owner = next(r for r in meta.get("ownerReferences") or () if r.get("uid") == uid)
+        found = await self._client.find_task(meta["namespace"], owner["name"])
+        if found is None or found["metadata"].get("uid") != uid:
+            await self._release(meta["namespace"], owned.values())
+
     async def _create(
-        self, body: Mapping[str, Any], task: Task, spec: TaskSpec, attempt: int
-    ) -> Literal["created", "conflict", "rejected"]:
+        self,
+        body: Mapping[str, Any],
+        task: Task,
+        spec: TaskSpec,
+        attempt: int,
+        pods: Mapping[int, Mapping[str, Any]],
+    ) -> Literal["created", "conflict", "refused"]:
         owner = podbuilder.Owner(task.name, task.namespace, task.uid)
         pod = podbuilder.build_pod(owner, spec, attempt, self._settings)
         name = pod["metadata"]["name"]
         try:
             await self._client.create_pod(pod)
         except ApiError as error:
-            if error.status in (400, 422):
-                # The pod itself is invalid (bad user input): fail the task, do not retry.
-                status = rejected(task, attempt, str(error), datetime.now(UTC))
-                if await self._write_status(body, task, Decision(status=status)):
-                    self._post_later(body, Event("Warning", "PodRejected", f"pod {name}: {error}"))
-                return "rejected"
-            if error.status != 409:
-                self._post_later(body, Event("Warning", "PodCreateFailed", f"pod {name}: {error}"))
-                raise  # transient (quota, apiserver trouble): retried with backoff
-            existing = await self._client.get_pod(task.namespace, name)
-            if not controlled_by(existing, task.uid):
-                # Never adopt what someone else controls; say so and look again later.
-                message = f"pod {name} exists and is not controlled by this ContainerTask; not adopting it"
-                self._post_later(body, Event("Warning", "PodConflict", message))
-                return "conflict"
-            return "created"  # by an earlier pass: AlreadyExists is success
+            if error.status == 409:
+                return await self._exists(body, task, name)
+            await self._refused(body, task, attempt, pods, error.status, error.message)
+            return "refused"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self._refused(body, task, attempt, pods, None, str(error) or repr(error))
+            return "refused"
         logger.info("created pod %s/%s (attempt %d)", task.namespace, name, attempt)
         if self._metrics:
             self._metrics.pods_created.inc()
         return "created"
+
+    async def _exists(
+        self, body: Mapping[str, Any], task: Task, name: str
+    ) -> Literal["created", "conflict"]:
+        existing = await self._client.get_pod(task.namespace, name)
+        if not controlled_by(existing, task.uid):
+            # Never adopt what someone else controls; say so and look again later.
+            message = (
+                f"pod {name} exists and is not controlled by this ContainerTask; not adopting it"
+            )
+            self._post_later(body, Event("Warning", "PodConflict", message))
+            return "conflict"
+        return "created"  # by an earlier pass: AlreadyExists is success
+
+    async def _refused(
+        self,
+        body: Mapping[str, Any],
+        task: Task,
+        attempt: int,
+        pods: Mapping[int, Mapping[str, Any]],
+        code: int | None,
+        message: str,
+    ) -> None:
+        """Record a refused pod; a refusal that may pass raises, so the pass is retried with
+        backoff."""
+        refusal = refusals.classify(code, message)
+        decision = refused(task, attempt, refusal, pods, datetime.now(UTC), self._policy)
+        written = decision.status is None or await self._write_status(body, task, decision)
+        if written:
+            for event in decision.events:
+                self._post_later(body, event)
+        ended = decision.status is not None and Phase(decision.status["phase"]).is_terminal
+        if not refusal.final and not ended:
+            pod = naming.pod_name(task.name, attempt)
+            raise PodRefusedError(f"pod {pod}: {refusal.reason}: {message}")
 
     async def _write_status(self, body: Mapping[str, Any], task: Task, decision: Decision) -> bool:
         assert decision.status is not None

@@ -38,6 +38,7 @@ class OperatorSettings:
     pending_timeout_seconds: int = 300
     upload_timeout_seconds: int = 60
     cancel_grace_seconds: int = 5
+    disruption_limit: int = 5
     inline_limit_bytes: int = 1024
     qps: float = 100.0
     burst: int = 200
@@ -127,6 +128,13 @@ def parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
         help="seconds the uploader gets after the main container exits (spec.uploadTimeoutSeconds wins)",
     )
     p.add_argument(
+        "--disruption-limit",
+        type=_positive(int),
+        default=default("DISRUPTION_LIMIT", d.disruption_limit),
+        help="attempts of one task the cluster may disrupt (evict, preempt, delete, lose with "
+        "a node) before the task fails; these do not count against spec.retries.limit",
+    )
+    p.add_argument(
         "--qps",
         type=_positive(float),
         default=default("QPS", d.qps),
@@ -204,6 +212,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Oper
         namespaces=tuple(dict.fromkeys(n for n in namespaces or () if n)),
         pending_timeout_seconds=int(args.pending_timeout),
         upload_timeout_seconds=int(args.upload_timeout),
+        disruption_limit=int(args.disruption_limit),
         qps=float(args.qps),
         burst=int(args.burst),
         listen_address=args.listen_address,

@@ -26,8 +26,10 @@ POD_FIELDS: Final = {
         "namespace",
         "labels",
         "ownerReferences",
+        "finalizers",
         "creationTimestamp",
         "deletionTimestamp",
+        "deletionGracePeriodSeconds",
     ),
     "status": (
         "phase",

@@ -8,29 +8,35 @@ uploader skips a file whose fingerprint is unchanged and uploads again any file 
 write after the fingerprint moves the change time (which programs cannot set back) past the
 recorded one, so an unchanged fingerprint means unchanged content.
 
-Only top-level ``file`` outputs are uploaded early; directories and collections may still grow and
+Files are read like on exit, through :mod:`containertask.copilot.outputdir`: regular files only,
+never through a link. Only top-level ``file`` outputs are uploaded early; directories and collections may still grow and
 are uploaded on exit. Early uploads go to the attempt's own prefix and ``outputs.pb`` is written
 only at the end, so a failed attempt's early files are never taken for results.
 """
 
 from __future__ import annotations
 
+import stat
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from containertask.api.contract import CopilotConfig
-from containertask.copilot import events
+from containertask.copilot import events, outputdir
 from containertask.storage import Storage, StorageError, join
 
 Fingerprint = tuple[int, int, int, int, int]
 
 
 def fingerprint(path: Path) -> Fingerprint | None:
+    """The fingerprint of the regular file ``path`` (a link is not followed); None for anything
+    else, which the final pass reads again and refuses."""
     try:
-        st = path.stat()
+        st = path.lstat()
     except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
         return None
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
@@ -52,6 +58,7 @@ class EagerUploader:
             for o in config.outputs
             if o.type.name == "file" and prefix
         }
+        self._open = outputdir.opener(Path(config.data_loading.output_path))
         self._storage, self._quiet, self._poll = storage, quiet_seconds, poll_seconds
         self._sent: dict[Path, Fingerprint] = {}
         self._stopping = threading.Event()
@@ -77,14 +84,15 @@ class EagerUploader:
 
     def _maybe_upload(self, path: Path, uri: str) -> None:
         before = fingerprint(path)
-        if before is None or self._sent.get(path) == before or not path.is_file():
+        if before is None or self._sent.get(path) == before:
             return
         settled_since = max(before[3], before[4]) / 1e9
         if time.time() - settled_since < self._quiet:
             return
         try:
-            self._storage.upload_file(path, uri)
-        except (StorageError, OSError) as e:  # the final pass will try again and report
+            self._storage.upload_file(path, uri, self._open)
+        except (StorageError, OSError, outputdir.UnsafeEntryError) as e:
+            # The final pass reads it again and reports.
             events.emit("eager-upload-failed", path=str(path), error=str(e))
             return
         self._sent[path] = before

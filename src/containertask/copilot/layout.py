@@ -7,11 +7,13 @@ directory, a list as a directory of numbered entries ``0``, ``1``, … and a dic
 entries named by key, recursively.
 
 Outputs (:func:`read_outputs`): the same shapes read back from ``<output dir>/<name>``; blobs are
-given their object-store URIs below the attempt's output prefix.
+given their object-store URIs below the attempt's output prefix. Only regular files and
+directories are outputs, read without following links (:mod:`containertask.copilot.outputdir`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,8 @@ from containertask.api import templating
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import format_text, parse_text
-from containertask.storage import Location, join
+from containertask.copilot import outputdir
+from containertask.storage import Location, Opener, join
 
 _BAD_KEYS: Final = ("", ".", "..")
 
@@ -118,74 +121,86 @@ def _check_key(key: str, where: str) -> None:
 def read_outputs(
     types: Mapping[str, TypeRef], output_dir: str, prefix: str, inline_limit: int
 ) -> Plan:
-    """Read every declared output; all problems are collected into one :class:`OutputError`."""
+    """Read every declared output; all problems are collected into one :class:`OutputError`.
+    Only regular files and directories are read, never through a link
+    (:mod:`containertask.copilot.outputdir`); a directory output becomes one file transfer per
+    file below it."""
+    root = Path(output_dir)
+    if outputdir.under_kernel_paths(root):
+        raise OutputError(f"the output directory {root} is in a kernel file system")
+    reader = _Reader(root, outputdir.opener(root), inline_limit)
     plan = Plan()
     problems: list[str] = []
     for name, t in types.items():
         try:
-            plan.values[name] = _read_output(
-                plan,
-                t,
-                Path(output_dir, name),
-                join(prefix, name),
-                f"output {name!r}",
-                inline_limit,
+            plan.values[name] = reader.read(
+                plan, t, root / name, join(prefix, name), f"output {name!r}"
             )
         except OutputError as e:
             problems.append(str(e))
+        except outputdir.UnsafeEntryError as e:
+            problems.append(f"output {name!r}: {e}")
     if problems:
         raise OutputError("; ".join(problems))
     return plan
 
 
-def _read_output(plan: Plan, t: TypeRef, path: Path, uri: str, where: str, limit: int) -> Any:
-    if not path.exists():
-        raise OutputError(f"{where}: missing, expected at {path}")
-    if t.is_primitive:
-        return _read_primitive(t, path, where, limit)
-    if t.name == "file":
-        if not path.is_file():
-            raise OutputError(f"{where}: expected a file at {path}")
-        plan.files.append(Transfer(where, uri, path))
-        return File(uri)
-    if not path.is_dir():
-        raise OutputError(f"{where}: expected a directory at {path}")
-    if t.name == "directory":
-        plan.directories.append(Transfer(where, uri, path))
-        return Directory(uri)
-    assert t.item is not None
-    entries = sorted(p.name for p in path.iterdir())
-    if t.name == "dict":
-        return {
-            key: _read_output(plan, t.item, path / key, join(uri, key), f"{where}[{key!r}]", limit)
-            for key in entries
-        }
-    expected = [str(i) for i in range(len(entries))]
-    if sorted(entries, key=_numeric) != expected:
-        raise OutputError(
-            f"{where}: list entries must be named 0 to {len(entries) - 1}, got {entries[:10]}"
-        )
-    return [
-        _read_output(plan, t.item, path / e, join(uri, e), f"{where}[{e}]", limit) for e in expected
-    ]
+@dataclass(frozen=True)
+class _Reader:
+    root: Path
+    open: Opener
+    limit: int
+
+    def read(self, plan: Plan, t: TypeRef, path: Path, uri: str, where: str) -> Any:
+        found = outputdir.kind(path)
+        if found is None:
+            raise OutputError(f"{where}: missing, expected at {path}")
+        if t.is_primitive:
+            if found != "file":
+                raise OutputError(f"{where}: expected a file holding a {t} at {path}")
+            return self._primitive(t, path, where)
+        if t.name == "file":
+            if found != "file":
+                raise OutputError(f"{where}: expected a file at {path}")
+            plan.files.append(Transfer(where, uri, path))
+            return File(uri)
+        if found != "directory":
+            raise OutputError(f"{where}: expected a directory at {path}")
+        if t.name == "directory":
+            for f in outputdir.files_below(self.root, path):
+                relative = f.relative_to(path).as_posix()
+                plan.files.append(Transfer(f"{where}/{relative}", join(uri, relative), f))
+            return Directory(uri)
+        assert t.item is not None
+        entries = sorted(p.name for p in path.iterdir())
+        if t.name == "dict":
+            return {
+                key: self.read(plan, t.item, path / key, join(uri, key), f"{where}[{key!r}]")
+                for key in entries
+            }
+        expected = [str(i) for i in range(len(entries))]
+        if sorted(entries, key=_numeric) != expected:
+            raise OutputError(
+                f"{where}: list entries must be named 0 to {len(entries) - 1}, got {entries[:10]}"
+            )
+        return [self.read(plan, t.item, path / e, join(uri, e), f"{where}[{e}]") for e in expected]
+
+    def _primitive(self, t: TypeRef, path: Path, where: str) -> Any:
+        with self.open(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(self.limit + 1)  # bounded: the file may still grow
+        if max(size, len(data)) > self.limit:
+            raise OutputError(
+                f"{where}: {max(size, len(data))} bytes is more than the inline limit of "
+                f"{self.limit} bytes for a {t}; write large data as a file output"
+            )
+        try:
+            return parse_text(t, data.decode("utf-8"), where)
+        except UnicodeDecodeError as e:
+            raise OutputError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+        except SpecError as e:
+            raise OutputError(str(e)) from e
 
 
 def _numeric(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (-1, name)
-
-
-def _read_primitive(t: TypeRef, path: Path, where: str, limit: int) -> Any:
-    if not path.is_file():
-        raise OutputError(f"{where}: expected a file holding a {t} at {path}")
-    size = path.stat().st_size
-    if size > limit:
-        raise OutputError(
-            f"{where}: {size} bytes is more than the inline limit of {limit} bytes for a {t}; "
-            "write large data as a file output"
-        )
-    try:
-        return parse_text(t, path.read_bytes().decode("utf-8"), where)
-    except UnicodeDecodeError as e:
-        raise OutputError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
-    except SpecError as e:
-        raise OutputError(str(e)) from e

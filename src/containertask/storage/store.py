@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 import obstore
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Config
 
 _T = TypeVar("_T")
+Opener = Callable[[Path], BinaryIO]
 _A = TypeVar("_A")
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts (all but the last)
@@ -138,9 +139,13 @@ class Storage:
         with _errors("list", uri):
             return sorted(loc.uri(meta["path"]) for meta in self._list(loc))
 
-    def upload_file(self, path: str | os.PathLike[str], uri: str) -> int:
-        """Upload one local file (multipart above ``part_size``); returns its size."""
-        return self._upload_files([(Path(path), Location.parse(uri))])
+    def upload_file(
+        self, path: str | os.PathLike[str], uri: str, opener: Opener | None = None
+    ) -> int:
+        """Upload one local file (multipart above ``part_size``); returns its size. ``opener``
+        opens the file instead of ``open`` (the uploader's opens only regular files, through no
+        link); what it raises, other than OSError, is raised as is."""
+        return self._upload_files([(Path(path), Location.parse(uri))], opener)
 
     def download_file(self, uri: str, path: str | os.PathLike[str]) -> int:
         """Stream one object into a local file (created with its parents); returns its size."""
@@ -148,9 +153,12 @@ class Storage:
 
     # --- many objects ---------------------------------------------------------------------------
 
-    def upload_files(self, pairs: Iterable[tuple[str | os.PathLike[str], str]]) -> int:
-        """Upload (local path, URI) pairs concurrently; returns the bytes sent."""
-        return self._upload_files([(Path(p), Location.parse(u)) for p, u in pairs])
+    def upload_files(
+        self, pairs: Iterable[tuple[str | os.PathLike[str], str]], opener: Opener | None = None
+    ) -> int:
+        """Upload (local path, URI) pairs concurrently; returns the bytes sent. ``opener`` as
+        for :meth:`upload_file`."""
+        return self._upload_files([(Path(p), Location.parse(u)) for p, u in pairs], opener)
 
     def download_files(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]]) -> int:
         """Download (URI, local path) pairs concurrently; returns the bytes received."""
@@ -206,7 +214,7 @@ class Storage:
         if loc.scheme == "s3":
             client: ClientConfig = {}
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-            if endpoint and _is_loopback_http(endpoint):
+            if endpoint and _allows_http(endpoint, os.environ.get("AWS_ALLOW_HTTP")):
                 client["allow_http"] = True
             config: S3Config = {"endpoint": endpoint} if endpoint else {}
             if not _signs_payload(endpoint):
@@ -218,28 +226,28 @@ class Storage:
         prefix = loc.key or None
         return [meta for batch in obstore.list(self._store(loc), prefix) for meta in batch]
 
-    def _upload_files(self, pairs: builtins.list[tuple[Path, Location]]) -> int:
+    def _upload_files(
+        self, pairs: builtins.list[tuple[Path, Location]], opener: Opener | None = None
+    ) -> int:
         budget = _Budget(self.limits.memory_bytes)
         lim = self.limits
 
         def one(pair: tuple[Path, Location]) -> int:
             path, loc = pair
-            try:
-                size = path.stat().st_size
-            except OSError as e:
-                raise StorageError("upload", str(path), e) from e
-            held = min(size, lim.part_size * lim.part_concurrency)
-            with budget.hold(held), _errors("upload", loc.uri()):
-                if size <= lim.part_size:
-                    obstore.put(self._store(loc), loc.key, path.read_bytes())
-                else:
-                    obstore.put(
-                        self._store(loc),
-                        loc.key,
-                        path,
-                        chunk_size=lim.part_size,
-                        max_concurrency=lim.part_concurrency,
-                    )
+            with _source(path, opener) as (source, size):
+                held = min(size, lim.part_size * lim.part_concurrency)
+                with budget.hold(held), _errors("upload", loc.uri()):
+                    if size <= lim.part_size:
+                        data = source.read_bytes() if isinstance(source, Path) else source.read()
+                        obstore.put(self._store(loc), loc.key, data)
+                    else:
+                        obstore.put(
+                            self._store(loc),
+                            loc.key,
+                            source,
+                            chunk_size=lim.part_size,
+                            max_concurrency=lim.part_concurrency,
+                        )
             return size
 
         return sum(_bounded(lim.concurrency, one, pairs))
@@ -385,6 +393,22 @@ def _replacing(path: Path) -> Iterator[int]:
         raise
 
 
+@contextlib.contextmanager
+def _source(path: Path, opener: Opener | None) -> Iterator[tuple[Path | BinaryIO, int]]:
+    """What to upload for ``path`` and its size: the path itself (obstore reads it), or the file
+    ``opener`` opened, closed afterwards."""
+    try:
+        opened = None if opener is None else opener(path)
+        size = path.stat().st_size if opened is None else os.fstat(opened.fileno()).st_size
+    except OSError as e:
+        raise StorageError("upload", str(path), e) from e
+    if opened is None:
+        yield path, size
+        return
+    with opened:
+        yield opened, size
+
+
 def _write_all(fd: int, data: Any) -> None:
     """Write ``data`` at the file position, in pieces of at most ``_WRITE_SIZE``."""
     view = memoryview(data)
@@ -426,9 +450,13 @@ def _walk(root: Path) -> builtins.list[Path]:
     return sorted(files)
 
 
-def _is_loopback_http(endpoint: str) -> bool:
+def _allows_http(endpoint: str, allow_http: str | None) -> bool:
+    """Plain http to ``endpoint``: on loopback, or anywhere when ``AWS_ALLOW_HTTP`` is true (a
+    pod reaching a local MinIO through its node, say)."""
     parsed = urlparse(endpoint)
-    return parsed.scheme == "http" and (parsed.hostname or "") in _LOOPBACK
+    if parsed.scheme != "http":
+        return False
+    return (parsed.hostname or "") in _LOOPBACK or (allow_http or "").lower() == "true"
 
 
 def _signs_payload(endpoint: str | None) -> bool:
@@ -438,7 +466,8 @@ def _signs_payload(endpoint: str | None) -> bool:
     twice, as AWS's own SDKs do over TLS; measured: a 1 GiB upload took 0.6 s less client CPU."""
     if endpoint is None:
         return False
-    return urlparse(endpoint).scheme == "http" and not _is_loopback_http(endpoint)
+    parsed = urlparse(endpoint)
+    return parsed.scheme == "http" and (parsed.hostname or "") not in _LOOPBACK
 
 
 @contextlib.contextmanager

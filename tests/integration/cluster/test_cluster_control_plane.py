@@ -14,6 +14,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.utils import parse_quantity
 
 import localcluster
+from localcluster import kwok
 from localcluster.config import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -172,6 +173,8 @@ def test_unsatisfiable_node_selector_is_unschedulable(api_client: Any, namespace
         spec=client.V1PodSpec(
             restart_policy="Never",
             node_selector={"containertask.io/no-such-node": "true"},
+            # Tolerate the kwok nodes' taint so that the selector alone rules out every node.
+            tolerations=kwok.PLACEMENT["tolerations"],
             containers=[client.V1Container(name="main", image="busybox")],
         ),
     )

@@ -1,4 +1,5 @@
-"""kwok drives pods through their lifecycle as the annotations in hack/kwok/README.md say."""
+"""kwok drives pods through their lifecycle as the annotations in hack/kwok/README.md say (pods
+ask for kwok nodes: they are tainted, so pods that name no node go to the real node)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from localcluster import kwok
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +29,8 @@ def _pod(
         metadata=client.V1ObjectMeta(name=name, annotations=annotations),
         spec=client.V1PodSpec(
             restart_policy="Never",
+            node_selector=kwok.PLACEMENT["nodeSelector"],
+            tolerations=kwok.PLACEMENT["tolerations"],
             init_containers=[
                 client.V1Container(name=n, image="busybox", restart_policy="Always")
                 if n in sidecars

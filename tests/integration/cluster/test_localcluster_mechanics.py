@@ -163,7 +163,9 @@ def _processes_naming(marker: Path) -> list[int]:
     return found
 
 
-def _fake_components(monkeypatch: pytest.MonkeyPatch, bad_probe: Callable[[], bool]) -> None:
+def _fake_components(
+    monkeypatch: pytest.MonkeyPatch, bad_probe: Callable[[], bool]
+) -> list[Component]:
     """Two sleeping shells: ``good`` is ready at once, ``bad`` (after it) uses ``bad_probe``."""
     shell = Path(shutil.which("sh") or "/bin/sh").resolve()
     monkeypatch.setattr(Settings, "binary", lambda self, name: shell)
@@ -178,15 +180,16 @@ def _fake_components(monkeypatch: pytest.MonkeyPatch, bad_probe: Callable[[], bo
     monkeypatch.setattr(cluster, "COMPONENTS", (good, bad))
     monkeypatch.setattr(cluster, "COMPONENTS_BY_NAME", {"good": good, "bad": bad})
     monkeypatch.setattr(cluster, "_write_configs", lambda ctx: None)
+    return [good, bad]
 
 
 def test_readiness_timeout_names_the_component_and_stops_what_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fake_components(monkeypatch, lambda: False)
+    components = _fake_components(monkeypatch, lambda: False)
     ctx = cluster._context(Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin"))
     with pytest.raises(cluster.ClusterError) as failed:
-        cluster._Starter(ctx).run()
+        cluster._Starter(ctx, components).run()
     assert str(failed.value) == f"bad not ready after 1s; see {ctx.layout.log('bad')}"
     assert _processes_naming(ctx.layout.root) == []
     assert not list((ctx.layout.root / "pids").iterdir())
@@ -198,8 +201,8 @@ def test_unexpected_error_while_starting_leaves_no_process(
     def broken_probe() -> bool:
         raise RuntimeError("probe bug")
 
-    _fake_components(monkeypatch, broken_probe)
+    components = _fake_components(monkeypatch, broken_probe)
     ctx = cluster._context(Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "bin"))
     with pytest.raises(RuntimeError, match="probe bug"):
-        cluster._Starter(ctx).run()
+        cluster._Starter(ctx, components).run()
     assert _processes_naming(ctx.layout.root) == []

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 from operatorkit import CHART, Operator, Tasks
 
 import localcluster
-from containertask.api.constants import CRD_NAME
+from containertask.api.constants import CRD_NAME, TRACKING_FINALIZER
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +25,19 @@ def chart_crd(cluster: localcluster.Cluster) -> str:
 
 @pytest.fixture
 def start_operator(
-    cluster: localcluster.Cluster, chart_crd: str, namespace: str, tmp_path: Path
+    cluster: localcluster.Cluster, chart_crd: str, namespace: str, tmp_path: Path, api_client: Any
 ) -> Iterator[Callable[..., Operator]]:
-    """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end."""
+    """Starts operators watching ``namespace`` (extra flags as arguments); stops them at the end,
+    then lets go of the pods they still hold (the tracking finalizer would keep them, and the
+    namespace, from being deleted)."""
     started: list[Operator] = []
-    env = {**os.environ, **cluster.env(), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **cluster.env(),
+        "PYTHONUNBUFFERED": "1",
+        # As the chart sets it: tasks with outputs and no spec.outputLocation are runnable.
+        "CONTAINERTASK_OUTPUT_LOCATION": f"s3://{cluster.s3_bucket}/runs",
+    }
 
     def start(*args: str, kubeconfig: Path | None = None, kopf_run: bool = False) -> Operator:
         run_env = {**env, "KUBECONFIG": str(kubeconfig)} if kubeconfig else env
@@ -42,6 +51,11 @@ def start_operator(
     for op in started:
         if op.process is not None and op.process.poll() is None:
             op.stop()
+    core = client.CoreV1Api(api_client)
+    release = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
+    for pod in core.list_namespaced_pod(namespace).items:
+        if TRACKING_FINALIZER in (pod.metadata.finalizers or ()):
+            core.patch_namespaced_pod(pod.metadata.name, namespace, release)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Helpers for operator tests: the operator as a subprocess, and ContainerTasks whose pods'
-outcomes come from kwok's ``sim.containertask.io/*`` annotations."""
+"""Helpers for operator tests: the operator as a subprocess, and ContainerTasks whose pods run on
+kwok nodes, their outcomes from kwok's ``sim.containertask.io/*`` annotations."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 
+import localcluster
 from containertask.api import GROUP, PLURAL, VERSION
+from containertask.controller import naming
+from localcluster import kwok
 
 SIM = "sim.containertask.io"
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,14 +76,22 @@ class Operator:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"operator exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1
-                ):
-                    return
-            except OSError:
-                time.sleep(0.2)
+            if self.health() is not None:
+                return
+            time.sleep(0.2)
         raise TimeoutError(f"operator not live after 30s: {self.log.read_text()[-3000:]}")
+
+    def health(self) -> int | None:
+        """The HTTP status of /healthz (None: not answering)."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=5
+            ) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except OSError:
+            return None
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -105,11 +118,13 @@ class Tasks:
         self.core = client.CoreV1Api(api_client)
 
     def create(self, name: str, sim: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-        """A task running ``busybox`` with kwok outcome annotations ``sim`` (keys without the
-        ``sim.containertask.io/`` prefix)."""
+        """A task running ``busybox`` on a kwok node, with kwok outcome annotations ``sim`` (keys
+        without the ``sim.containertask.io/`` prefix)."""
         body_spec: dict[str, Any] = {"image": "busybox:1", "command": ["true"], **spec}
+        template = dict(body_spec.get("podTemplate") or {})
+        template["spec"] = kwok.on_kwok(template.get("spec") or {})
+        body_spec["podTemplate"] = template
         if sim:
-            template = body_spec.setdefault("podTemplate", {})
             annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
             annotations.update({f"{SIM}/{k}": v for k, v in sim.items()})
         body = {
@@ -156,6 +171,24 @@ class Tasks:
     def wait_phase(self, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
         return self.wait(name, lambda s: s.get("phase") == phase, timeout)
 
+    def attempt_prefix(self, name: str, location: str, attempt: int = 1) -> str:
+        """Where attempt ``attempt`` of task ``name`` writes its outputs, by the operator's rule."""
+        uid = self.get(name)["metadata"]["uid"]
+        return str(naming.output_prefix(location, self.namespace, name, uid, attempt))
+
+    def annotate_pod(self, pod: str, sim: dict[str, str], timeout: float = 30) -> None:
+        """Set kwok outcome annotations on a pod once it exists (before it completes: give the
+        task a ``run-seconds``)."""
+        deadline = time.monotonic() + timeout
+        while pod not in self.pod_names():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pod {pod} not created in {timeout}s")
+            time.sleep(0.1)
+        annotations = {f"{SIM}/{k}": v for k, v in sim.items()}
+        self.core.patch_namespaced_pod(
+            pod, self.namespace, {"metadata": {"annotations": annotations}}
+        )
+
     def pods(self) -> list[Any]:
         return list(self.core.list_namespaced_pod(self.namespace).items)
 
@@ -175,3 +208,45 @@ class Tasks:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pod {pod} still exists after {timeout}s")
             time.sleep(0.2)
+
+
+def run_helm(cluster: localcluster.Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(cluster.helm_path), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def helm(cluster: localcluster.Cluster, *args: str) -> str:
+    done = run_helm(cluster, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def token_kubeconfig(
+    cluster: localcluster.Cluster, api_client: Any, namespace: str, account: str, path: Path
+) -> Path:
+    """A kubeconfig that authenticates as ``namespace/account`` with a TokenRequest token."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = (
+        client.CoreV1Api(api_client)
+        .create_namespaced_service_account_token(account, namespace, request)
+        .status.token
+    )
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [
+            {"name": account, "context": {"cluster": admin["clusters"][0]["name"], "user": account}}
+        ],
+        "current-context": account,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -3,31 +3,21 @@ ServiceAccount (a TokenRequest token in a kubeconfig), so the chart's RBAC is wh
 
 from __future__ import annotations
 
-import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
-from operatorkit import CHART, ROOT, Operator, Tasks
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from operatorkit import CHART, ROOT, Operator, Tasks, helm, run_helm, token_kubeconfig
 
 import localcluster
-from containertask.api import UploadResult
+from containertask.api import GROUP, PLURAL, VERSION, UploadResult
 
 pytestmark = pytest.mark.integration
-
-
-def helm(cluster: localcluster.Cluster, *args: str) -> str:
-    done = subprocess.run(
-        [str(cluster.helm_path), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def rendered(cluster: localcluster.Cluster, *args: str) -> list[dict[str, Any]]:
@@ -55,6 +45,8 @@ def test_template_cluster_wide(cluster: localcluster.Cluster) -> None:
     docs = rendered(cluster, "--include-crds")
     assert kinds(docs) == [
         ("ClusterRole", None),
+        ("ClusterRole", None),
+        ("ClusterRole", None),
         ("ClusterRoleBinding", None),
         ("CustomResourceDefinition", None),
         ("Deployment", "ops"),
@@ -69,7 +61,12 @@ def test_template_cluster_wide(cluster: localcluster.Cluster) -> None:
 
 
 def test_template_per_namespace_has_nothing_cluster_wide(cluster: localcluster.Cluster) -> None:
-    docs = rendered(cluster, "--set=watchNamespaces={a,b}", "--set=copilot.storageSecret=s3")
+    docs = rendered(
+        cluster,
+        "--set=watchNamespaces={a,b}",
+        "--set=copilot.storageSecret=s3",
+        "--set=aggregateToDefaultRoles=false",
+    )
     assert kinds(docs) == [
         ("Deployment", "ops"),
         ("Role", "a"),
@@ -87,34 +84,8 @@ def test_template_per_namespace_has_nothing_cluster_wide(cluster: localcluster.C
     ]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CONTAINERTASK_COPILOT_SECRET"] == "s3"
+    assert env["CONTAINERTASK_DISRUPTION_LIMIT"] == "5"
     assert env["CONTAINERTASK_COPILOT_IMAGE"] == "ghcr.io/containertask/containertask:0.1.0"
-
-
-def token_kubeconfig(
-    cluster: localcluster.Cluster, api_client: Any, namespace: str, account: str, path: Path
-) -> Path:
-    """A kubeconfig that authenticates as ``namespace/account`` with a TokenRequest token."""
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-    )
-    token = (
-        client.CoreV1Api(api_client)
-        .create_namespaced_service_account_token(account, namespace, request)
-        .status.token
-    )
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": account, "user": {"token": token}}],
-        "contexts": [
-            {"name": account, "context": {"cluster": admin["clusters"][0]["name"], "user": account}}
-        ],
-        "current-context": account,
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_operator_runs_with_only_the_charts_rbac(
@@ -133,6 +104,7 @@ def test_operator_runs_with_only_the_charts_rbac(
         f"--namespace={namespace}",
         "--skip-crds",
         f"--set=watchNamespaces={{{namespace}}}",
+        "--set=aggregateToDefaultRoles=false",  # cluster-wide: the roles test installs its own
     )
     kubeconfig = token_kubeconfig(
         cluster, api_client, namespace, "ct-containertask", tmp_path / "sa.kubeconfig"
@@ -149,3 +121,141 @@ def test_operator_runs_with_only_the_charts_rbac(
     assert "PodCreated" in [reason for _, reason, _ in tasks.events("ok")]
     log = operator.log.read_text()
     assert "403" not in log and "Forbidden" not in log
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("--set=pendingTimeoutSeconds=0", "pendingTimeoutSeconds"),
+        ("--set=uploadTimeoutSeconds=7200", "uploadTimeoutSeconds"),
+        ("--set=pendingTimoutSeconds=5", "pendingTimoutSeconds"),
+        ("--set=copilot.storageSecrets=s3", "storageSecrets"),
+        ("--set=logLevel=TRACE", "logLevel"),
+        ("--set=outputLocation=bucket/runs", "outputLocation"),
+    ],
+    ids=["zero-timeout", "long-upload", "misspelt-key", "misspelt-nested-key", "level", "location"],
+)
+@pytest.mark.parametrize("command", ["lint", "template"])
+def test_values_schema_refuses_bad_values(
+    cluster: localcluster.Cluster, command: str, setting: str, complaint: str
+) -> None:
+    done = run_helm(
+        cluster, command, *(["--strict"] if command == "lint" else ["ct"]), str(CHART), setting
+    )
+    assert done.returncode != 0
+    assert complaint in done.stdout + done.stderr
+
+
+def test_documented_values_pass_the_schema(cluster: localcluster.Cluster) -> None:
+    rendered(
+        cluster,
+        "--set=watchNamespaces={a,b}",
+        "--set=outputLocation=s3://bucket/runs",
+        "--set=copilot.storageSecret=s3-credentials",
+        "--set=image.tag=dev",
+        "--set=image.pullPolicy=Never",
+    )
+
+
+def test_user_roles_aggregate_into_view_edit_and_admin(cluster: localcluster.Cluster) -> None:
+    roles = {
+        d["metadata"]["name"]: d
+        for d in rendered(cluster, "--set=watchNamespaces={a}")
+        if d["kind"] == "ClusterRole"
+    }
+    labels = {name: set(r["metadata"]["labels"]) for name, r in roles.items()}
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {f"{aggregate}view", f"{aggregate}edit", f"{aggregate}admin"} <= labels[
+        "ct-containertask-view"
+    ]
+    assert {f"{aggregate}edit", f"{aggregate}admin"} <= labels["ct-containertask-edit"]
+    assert f"{aggregate}view" not in labels["ct-containertask-edit"]
+
+
+def user_client(
+    cluster: localcluster.Cluster, api_client: Any, namespace: str, user: str, role: str, tmp: Path
+) -> Any:
+    """A client for a new service account ``user`` bound to the built-in ClusterRole ``role`` in
+    ``namespace`` only."""
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": user}})
+    client.RbacAuthorizationV1Api(api_client).create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": f"{user}-{role}"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": namespace}],
+        },
+    )
+    kubeconfig = token_kubeconfig(cluster, api_client, namespace, user, tmp / f"{user}.kubeconfig")
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+def eventually_allowed(call: Callable[[], Any], timeout: float = 60) -> Any:
+    """``call`` once RBAC allows it (the aggregation controller fills the roles asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except ApiException as e:
+            if e.status != 403 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_namespace_users_create_and_read_tasks_through_the_aggregated_roles(
+    cluster: localcluster.Cluster, api_client: Any, namespace: str, chart_crd: str, tmp_path: Path
+) -> None:
+    release = f"roles-{namespace}"
+    notes = helm(
+        cluster,
+        "install",
+        release,
+        str(CHART),
+        f"--namespace={namespace}",
+        "--skip-crds",
+        f"--set=watchNamespaces={{{namespace}}}",
+    )
+    assert "kubectl apply --server-side --force-conflicts -f <this chart>/crds/" in notes
+    try:
+        editor = client.CustomObjectsApi(
+            user_client(cluster, api_client, namespace, "alice", "edit", tmp_path)
+        )
+        viewer = client.CustomObjectsApi(
+            user_client(cluster, api_client, namespace, "bob", "view", tmp_path)
+        )
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ContainerTask",
+            "metadata": {"name": "mine"},
+            "spec": {"image": "busybox:1"},
+        }
+        eventually_allowed(
+            lambda: editor.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        )
+        found = eventually_allowed(
+            lambda: viewer.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        )
+        assert [t["metadata"]["name"] for t in found["items"]] == ["mine"]
+        editor.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "mine", {"spec": {"cancel": True}}
+        )
+        forbidden = [
+            lambda: viewer.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, {**body, "metadata": {"name": "theirs"}}
+            ),
+            lambda: editor.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, "mine", {"status": {"phase": "Succeeded"}}
+            ),
+            lambda: editor.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL),
+        ]
+        for call in forbidden:
+            with pytest.raises(ApiException) as refused:
+                call()
+            assert refused.value.status == 403
+    finally:
+        helm(cluster, "uninstall", release, f"--namespace={namespace}")

@@ -16,6 +16,8 @@ from containertask.api import UploadResult
 
 pytestmark = pytest.mark.integration
 
+LOCATION = "s3://b/runs"  # the operator's --output-location where a test needs one
+
 
 def upload_message(**fields: Any) -> str:
     return UploadResult(**fields).to_message()
@@ -29,19 +31,24 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in status.get("conditions", []) if c["type"] == kind)
 
 
-def test_success_publishes_the_uploaders_outputs(operator: Operator, tasks: Tasks) -> None:
-    message = upload_message(ok=True, outputs={"area": 12.5}, outputs_uri="s3://b/runs/outputs.pb")
+def test_success_publishes_the_uploaders_outputs(
+    start_operator: Callable[..., Operator], tasks: Tasks
+) -> None:
+    start_operator(f"--output-location={LOCATION}")
     tasks.create(
         "area",
-        sim={"message.uploader": message},
+        sim={"run-seconds": "5"},
         command=["./area.sh", "{{.inputs.a}}"],
         inputs=[{"name": "a", "type": "float", "value": 3.0}],
         outputs=[{"name": "area", "type": "float"}, {"name": "report", "type": "file"}],
     )
+    outputs_uri = tasks.attempt_prefix("area", LOCATION) + "outputs.pb"
+    message = upload_message(ok=True, outputs={"area": 12.5}, outputs_uri=outputs_uri)
+    tasks.annotate_pod("area-1", {"message.uploader": message})
     status = tasks.wait_phase("area", "Succeeded")
     assert status["outputs"] == {"area": 12.5}
     assert status["storedOutputs"] == ["report"]
-    assert status["outputsUri"] == "s3://b/runs/outputs.pb"
+    assert status["outputsUri"] == outputs_uri
     assert [(a["number"], a["pod"], a["exitCode"]) for a in status["attempts"]] == [
         (1, "area-1", 0)
     ]
@@ -212,16 +219,22 @@ def test_a_pod_controlled_by_someone_else_is_not_adopted(operator: Operator, tas
     assert tasks.status("squatted").get("phase") in (None, "Pending")
 
 
-def test_status_stays_small_with_many_outputs(operator: Operator, tasks: Tasks) -> None:
+def test_status_stays_small_with_many_outputs(
+    start_operator: Callable[..., Operator], tasks: Tasks
+) -> None:
+    start_operator(f"--output-location={LOCATION}")
     names = [f"out{i:02d}" for i in range(64)]
-    message = upload_message(
-        ok=True, outputs=dict.fromkeys(names, "v" * 100), outputs_uri="s3://b/o.pb"
-    )
     tasks.create(
         "many",
-        sim={"message.uploader": message},
+        sim={"run-seconds": "5"},
         outputs=[{"name": n, "type": "str"} for n in names],
     )
+    message = upload_message(
+        ok=True,
+        outputs=dict.fromkeys(names, "v" * 100),
+        outputs_uri=tasks.attempt_prefix("many", LOCATION) + "outputs.pb",
+    )
+    tasks.annotate_pod("many-1", {"message.uploader": message})
     status = tasks.wait_phase("many", "Succeeded")
     assert set(status.get("outputs", {})) | set(status.get("storedOutputs", [])) == set(names)
     assert len(json.dumps(status).encode()) <= 20 * 1024
@@ -230,9 +243,10 @@ def test_status_stays_small_with_many_outputs(operator: Operator, tasks: Tasks) 
 def test_cache_hit_succeeds_without_a_pod(operator: Operator, tasks: Tasks) -> None:
     message = upload_message(ok=True, outputs={"x": 7})
     spec: dict[str, Any] = {"outputs": [{"name": "x", "type": "int"}], "cacheVersion": "1"}
+    # The same podTemplate too (its annotations carry kwok's outcome): it is part of the key.
     tasks.create("first", sim={"message.uploader": message}, **spec)
     tasks.wait_phase("first", "Succeeded")
-    tasks.create("second", **spec)
+    tasks.create("second", sim={"message.uploader": message}, **spec)
     status = tasks.wait_phase("second", "Succeeded")
     assert status["reason"] == "Cached"
     assert status["outputs"] == {"x": 7}

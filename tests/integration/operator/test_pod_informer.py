@@ -17,6 +17,7 @@ from containertask.api import API_VERSION, KIND
 from containertask.controller import kube
 from containertask.controller.informer import PodInformer
 from containertask.controller.ratelimit import TokenBucket
+from localcluster import kwok
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def owned_pod(name: str, task: dict[str, Any], labels: dict[str, str]) -> dict[s
                 }
             ],
         },
-        "spec": {"containers": [{"name": "main", "image": "busybox:1"}]},
+        "spec": kwok.on_kwok({"containers": [{"name": "main", "image": "busybox:1"}]}),
     }
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from containertask.api import TaskSpec, TaskStatus
-from containertask.api.cache import cache_key
+from containertask.api import TaskSpec, TaskStatus, crd
+from containertask.api.cache import NOT_IN_KEY, cache_key
 
 pytestmark = pytest.mark.unit
 
@@ -45,6 +45,10 @@ def test_cache_key_is_none_without_cache_version() -> None:
     [
         ({"retries": {"limit": 3}}, True),
         ({"timeoutSeconds": 5}, True),
+        ({"pendingTimeoutSeconds": 5}, True),
+        ({"uploadTimeoutSeconds": 5}, True),
+        ({"outputLocation": "s3://elsewhere/"}, True),
+        ({"cancel": True}, True),
         ({"image": "busybox:2"}, False),
         ({"command": ["cat", "{{.inputs.f}}"]}, False),
         ({"arguments": ["-v"]}, False),
@@ -54,12 +58,43 @@ def test_cache_key_is_none_without_cache_version() -> None:
         ),
         ({"outputs": [{"name": "out", "type": "int"}]}, False),
         ({"cacheVersion": "2"}, False),
+        ({"env": [{"name": "MODE", "value": "slow"}]}, False),
+        ({"resources": {"limits": {"memory": "1Gi"}}}, False),
+        ({"podTemplate": {"spec": {"runtimeClassName": "gvisor"}}}, False),
+        ({"serviceAccountName": "reader"}, False),
+        ({"nodeSelector": {"kubernetes.io/arch": "arm64"}}, False),
+        ({"tolerations": [{"key": "gpu", "operator": "Exists"}]}, False),
+        ({"dataLoading": {"format": "YAML"}}, False),
     ],
-    ids=["retries", "timeout", "image", "command", "arguments", "inputs", "outputs", "version"],
+    ids=[
+        "retries",
+        "timeout",
+        "pending-timeout",
+        "upload-timeout",
+        "output-location",
+        "cancel",
+        "image",
+        "command",
+        "arguments",
+        "inputs",
+        "outputs",
+        "version",
+        "env",
+        "resources",
+        "pod-template",
+        "service-account",
+        "node-selector",
+        "tolerations",
+        "data-loading",
+    ],
 )
 def test_cache_key_covers_what_decides_outputs(change: dict[str, Any], same: bool) -> None:
     base = cache_key(TaskSpec.from_dict(BASE))
     assert (cache_key(TaskSpec.from_dict({**BASE, **change})) == base) is same
+
+
+def test_every_spec_field_is_in_the_key_or_left_out_on_purpose() -> None:
+    assert set(crd.spec_schema()["properties"]) >= NOT_IN_KEY
 
 
 def test_status_round_trips() -> None:

@@ -37,15 +37,35 @@ FULL_SPEC: dict[str, Any] = {
     "outputLocation": "s3://bucket/runs/",
     "retries": {"limit": 2, "backoff": {"initialSeconds": 1, "factor": 3.0, "maxSeconds": 60}},
     "timeoutSeconds": 600,
+    "activeDeadlineSeconds": 3600,
+    "ttlSecondsAfterFinished": 86400,
     "pendingTimeoutSeconds": 120,
     "uploadTimeoutSeconds": 60,
     "cacheVersion": "v1",
-    "resources": {"limits": {"memory": "1Gi"}},
-    "env": [{"name": "MODE", "value": "fast"}],
+    "resources": {
+        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "1"},
+        "claims": [{"name": "gpu"}],
+    },
+    "env": [
+        {"name": "MODE", "value": "fast"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+    ],
     "serviceAccountName": "runner",
     "nodeSelector": {"pool": "batch"},
-    "tolerations": [{"key": "batch", "operator": "Exists"}],
-    "podTemplate": {"metadata": {"labels": {"team": "a"}}},
+    "tolerations": [
+        {
+            "key": "batch",
+            "operator": "Equal",
+            "value": "yes",
+            "effect": "NoExecute",
+            "tolerationSeconds": 60,
+        }
+    ],
+    "podTemplate": {
+        "metadata": {"labels": {"team": "a"}, "annotations": {"note": "x"}},
+        "spec": {"priorityClassName": "batch"},
+    },
     "cancel": True,
 }
 
@@ -121,3 +141,30 @@ def test_schema_enums_are_the_models_choices() -> None:
     assert spec.data_loading.format in dl["format"]["enum"]
     assert set(dl["fileInputLayout"]["enum"]) == {"direct", "namedDir"}
     assert set(dl["format"]["enum"]) == {"JSON", "YAML", "PROTO"}
+
+
+def test_every_field_but_cancel_is_immutable() -> None:
+    schema = crd.spec_schema()
+    rules = {
+        r.get("fieldPath"): r for r in schema["x-kubernetes-validations"] if "oldSelf" in r["rule"]
+    }
+    assert set(rules) == {f".{name}" for name in schema["properties"]}
+    assert "spec.inputs cannot change" in rules[".inputs"]["message"]
+    assert rules[".cancel"]["message"] == "spec.cancel cannot be undone"
+
+
+def _open_objects(schema: Mapping[str, Any], path: str = "spec") -> list[str]:
+    """Paths of objects that keep unknown keys: CEL compares those only by the keys both sides
+    have, so they must not appear in the spec (untyped values are compared whole)."""
+    found = []
+    if schema.get("type") == "object" and schema.get("x-kubernetes-preserve-unknown-fields"):
+        found.append(path)
+    for key, sub in schema.get("properties", {}).items():
+        found += _open_objects(sub, f"{path}.{key}")
+    if "items" in schema:
+        found += _open_objects(schema["items"], f"{path}[]")
+    return found
+
+
+def test_the_spec_has_no_open_objects_that_cel_compares_by_common_keys() -> None:
+    assert _open_objects(crd.spec_schema()) == []

@@ -104,6 +104,17 @@ BAD = [
     ("negative-retries", with_(retries={"limit": -1}), "spec.retries.limit"),
     ("too-many-retries", with_(retries={"limit": 11}), "spec.retries.limit"),
     ("zero-timeout", with_(timeoutSeconds=0), "spec.timeoutSeconds"),
+    ("zero-active-deadline", with_(activeDeadlineSeconds=0), "spec.activeDeadlineSeconds"),
+    ("negative-ttl", with_(ttlSecondsAfterFinished=-1), "spec.ttlSecondsAfterFinished"),
+    ("image-with-space", with_(image="bad image"), "spec.image"),
+    ("image-upper-case-name", with_(image="Busybox:1"), "spec.image"),
+    ("image-empty-tag", with_(image="busybox:"), "spec.image"),
+    ("image-short-digest", with_(image="busybox@sha256:abc"), "spec.image"),
+    (
+        "upload-none-with-outputs",
+        with_(dataLoading={"uploadMode": "none"}, outputs=[{"name": "x", "type": "int"}]),
+        "spec.dataLoading.uploadMode",
+    ),
     ("bad-format", with_(dataLoading={"format": "XML"}), "spec.dataLoading.format"),
     ("relative-path", with_(dataLoading={"inputPath": "in"}), "spec.dataLoading.inputPath"),
     (
@@ -111,6 +122,12 @@ BAD = [
         with_(dataLoading={"inputPath": "/d", "outputPath": "/d/"}),
         "spec.dataLoading.outputPath",
     ),
+    (
+        "output-in-proc",
+        with_(dataLoading={"outputPath": "/proc/self"}),
+        "spec.dataLoading.outputPath",
+    ),
+    ("input-in-dev", with_(dataLoading={"inputPath": "/dev"}), "spec.dataLoading.inputPath"),
     ("values-and-inputs-uri", with_(inputsUri="s3://b/inputs.pb"), "spec.inputs[0]"),
     ("env-without-name", with_(env=[{"value": "x"}]), "spec.env[0].name"),
     ("command-not-list", with_(command="echo hi"), "spec.command"),
@@ -149,3 +166,18 @@ def test_upload_result_always_fits_a_termination_message() -> None:
     back = UploadResult.from_message(message)
     assert back.ok and back.outputs_uri == result.outputs_uri
     assert set(back.outputs) < set(names)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "busybox",
+        "busybox:1.36",
+        "ghcr.io/org/tool:1.2",
+        "localhost:5000/a/b_c:v1",
+        "registry.example.com:443/a/b@sha256:" + "0" * 64,
+        "python:3.11-slim@sha256:" + "a" * 64,
+    ],
+)
+def test_valid_image_references_are_accepted(image: str) -> None:
+    assert TaskSpec.from_dict(with_(image=image)).image == image

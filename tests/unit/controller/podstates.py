@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from containertask.api import UploadResult
+from containertask.api import CopilotConfig, UploadResult
+from containertask.copilot.upload import upload
+from containertask.storage import Storage
 
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T00:00:05Z"
@@ -37,6 +41,22 @@ def uploaded(finished: str = T1, **fields: Any) -> dict[str, Any]:
     return terminated(0, message=UploadResult(**fields).to_message(), finished=finished)
 
 
+def real_report(root: Path, outputs: dict[str, str], files: dict[str, str]) -> str:
+    """The termination message the real uploader writes when the main container left ``files``
+    (name -> text) in its output directory and ``outputs`` (name -> type) are declared."""
+    out = root / "outputs"
+    out.mkdir(parents=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    config = {
+        "inputs": [],
+        "outputs": [{"name": n, "type": t} for n, t in outputs.items()],
+        "dataLoading": {"inputPath": str(root / "inputs"), "outputPath": str(out)},
+        "outputPrefix": f"file://{root}/store/attempt-1",
+    }
+    return upload(CopilotConfig.from_json(json.dumps(config)), Storage()).to_message()
+
+
 def pod(
     phase: str = "Pending",
     *,
@@ -45,10 +65,15 @@ def pod(
     uploader: dict[str, Any] | None = None,
     downloader: dict[str, Any] | None = None,
     scheduled: tuple[str, str | None, str | None] | None = ("True", None, None),
-    deleting: bool = False,
+    deleting: bool | str = False,
+    grace: int = 0,
     reason: str | None = None,
     created: str = T0,
+    conditions: list[dict[str, Any]] | None = None,
+    finalizers: list[str] | None = None,
 ) -> dict[str, Any]:
+    """A pod in ``phase``; ``deleting``: its deletionTimestamp (True: T1) with ``grace``;
+    ``conditions``: more pod conditions (say DisruptionTarget)."""
     status: dict[str, Any] = {"phase": phase}
     if scheduled is not None:
         cond: dict[str, Any] = {"type": "PodScheduled", "status": scheduled[0]}
@@ -57,6 +82,8 @@ def pod(
         if scheduled[2]:
             cond["message"] = scheduled[2]
         status["conditions"] = [cond]
+    if conditions:
+        status["conditions"] = [*status.get("conditions", []), *conditions]
     if main is not None:
         status["containerStatuses"] = [{"name": "main", "state": main}]
     inits = [
@@ -70,5 +97,19 @@ def pod(
         status["reason"] = reason
     meta: dict[str, Any] = {"name": name, "creationTimestamp": created}
     if deleting:
-        meta["deletionTimestamp"] = T1
+        meta["deletionTimestamp"] = T1 if deleting is True else deleting
+        meta["deletionGracePeriodSeconds"] = grace
+    if finalizers is not None:
+        meta["finalizers"] = finalizers
     return {"metadata": meta, "status": status}
+
+
+def disruption(reason: str, at: str = T0, message: str = "") -> dict[str, Any]:
+    """The DisruptionTarget condition the scheduler, taint manager or eviction API sets."""
+    return {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": at,
+    }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from podstates import pod, running, terminated, uploaded, waiting
+from podstates import disruption, pod, running, terminated, uploaded, waiting
 
 from containertask.api import SpecError, TaskSpec, TaskStatus
 from containertask.controller.clock import format_time
@@ -21,19 +21,26 @@ from containertask.controller.decide import (
     Task,
     decide,
     fit_outputs,
-    rejected,
+    refused,
 )
+from containertask.controller.refusals import Refusal, classify
 
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-POLICY = Policy(pending_timeout_seconds=300, cancel_grace_seconds=5, visibility_grace_seconds=30)
+POLICY = Policy(
+    pending_timeout_seconds=300,
+    cancel_grace_seconds=5,
+    visibility_grace_seconds=30,
+    output_location="s3://b/o",
+)
+PREFIX = "s3://b/o/ns/area/uid-1/attempt-1/"  # the output prefix of attempt 1
 SPEC: dict[str, Any] = {
     "image": "shell:1",
     "outputs": [{"name": "area", "type": "float"}],
     "retries": {"limit": 2, "backoff": {"initialSeconds": 5, "factor": 2, "maxSeconds": 300}},
 }
-OK = uploaded(ok=True, outputs={"area": 12.5}, outputs_uri="s3://b/o/outputs.pb")
+OK = uploaded(ok=True, outputs={"area": 12.5}, outputs_uri=f"{PREFIX}outputs.pb")
 
 
 def task(status: dict[str, Any] | None = None, **changes: Any) -> Task:
@@ -116,11 +123,106 @@ def test_pod_not_yet_seen_waits_without_creating_again() -> None:
     assert d.requeue_after == 20
 
 
-def test_pod_deleted_by_someone_fails_the_attempt_and_retries() -> None:
-    _, d = step(started(), {}, 31)
+def test_pod_missing_from_the_watch_is_read_before_a_new_attempt() -> None:
+    t = started(retries={"limit": 0})
+    d = decide(t, {}, at(31), POLICY)
+    assert (d.confirm, d.create, d.status) == ("area-1", None, None)
+    # The live read found it gone: a disruption, replaced at once without using a retry.
+    _, d = step(t, {}, 31, gone=frozenset({1}))
     assert d.status is not None
-    assert d.status["attempts"][0]["reason"] == "PodDeleted"
-    assert d.status["reason"] == "RetryBackoff"
+    assert d.status["attempts"][0] == {
+        "number": 1,
+        "pod": "area-1",
+        "startedAt": "2026-01-01T00:00:00Z",
+        "finishedAt": "2026-01-01T00:00:31Z",
+        "reason": "PodDeleted",
+        "message": "pod area-1 was deleted before it finished",
+        "disrupted": True,
+    }
+    assert d.create == 2
+    assert ("Warning", "AttemptDisrupted") in [(e.type, e.reason) for e in d.events]
+
+
+def test_disruption_does_not_use_the_retry_budget() -> None:
+    t = started(retries={"limit": 0})
+    preempted = pod(
+        "Running",
+        main=running(),
+        conditions=[disruption("PreemptionByScheduler", "2026-01-01T00:00:03Z")],
+    )
+    t, d = step(t, {1: preempted}, 4)
+    assert d.create == 2
+    assert t.status["attempts"][0]["disrupted"] is True
+    assert d.delete == ()  # the preemptor deletes it
+    # Attempt 2 fails on its own: limit 0 means no retry for it, the disruption cost none.
+    end = format_time(at(8))
+    failed = pod(
+        "Failed", name="area-2", main=terminated(3, finished=end), uploader=uploaded(end, ok=True)
+    )
+    t, d = step(t, {1: preempted, 2: failed}, 8)
+    assert (t.status["phase"], t.status["reason"]) == ("Failed", "Error")
+    assert [a["number"] for a in t.status["attempts"]] == [1, 2]
+
+
+def test_disruptions_have_their_own_limit() -> None:
+    policy = replace(POLICY, disruption_limit=2)
+    t = task(retries={"limit": 10})
+    d = decide(t, {}, T0, policy)
+    pods: dict[int, dict[str, Any]] = {}
+    for n in (1, 2, 3):
+        assert d.create == n  # each replacement starts at once, with no backoff
+        pods[n] = pod("Failed", name=f"area-{n}", main=running(), reason="Evicted")
+        d = decide(t, pods, at(n), policy)
+        assert d.status is not None
+        t = replace(t, status=d.status)
+    assert d.create is None
+    assert (t.status["phase"], t.status["reason"]) == ("Failed", "Evicted")
+    assert "disrupted 3 times, more than the operator's limit of 2" in t.status["message"]
+
+
+def test_graceful_exit_after_deletion_is_never_success() -> None:
+    """Someone deletes the pod; the program exits 0 on SIGTERM and the uploader uploads what
+    there was: a disruption, not a success with partial outputs."""
+    deleted = pod(
+        "Succeeded",
+        main=terminated(0, finished="2026-01-01T00:00:12Z"),
+        uploader=OK,
+        deleting="2026-01-01T00:00:40Z",
+        grace=30,
+        finalizers=["containertask.io/tracking"],
+    )
+    t, d = step(started(), {1: deleted}, 13)
+    assert t.status["phase"] != "Succeeded"
+    assert "outputs" not in t.status
+    assert t.status["attempts"][0]["reason"] == "PodDeleted"
+    assert d.create == 2
+    assert d.release == ("area-1",)
+
+
+@pytest.mark.parametrize(
+    ("pods", "release"),
+    [
+        ({1: pod("Running", main=running(), finalizers=["containertask.io/tracking"])}, ()),
+        (
+            {
+                1: pod(
+                    "Succeeded",
+                    main=terminated(0),
+                    uploader=OK,
+                    finalizers=["containertask.io/tracking"],
+                )
+            },
+            ("area-1",),
+        ),
+        ({1: pod("Succeeded", main=terminated(0), uploader=OK, finalizers=[])}, ()),
+    ],
+    ids=["running-keeps-it", "result-recorded", "already-released"],
+)
+def test_tracking_finalizer_goes_once_the_result_is_in_status(
+    pods: dict[int, dict[str, Any]], release: tuple[str, ...]
+) -> None:
+    _, d = step(started(), pods, 3)
+    assert d.release == release
 
 
 def test_restart_adopts_a_pod_missing_from_status() -> None:
@@ -192,11 +294,60 @@ def test_success_publishes_outputs() -> None:
     assert d.status is not None
     assert d.status["phase"] == "Succeeded"
     assert d.status["outputs"] == {"area": 12.5}
-    assert d.status["outputsUri"] == "s3://b/o/outputs.pb"
+    assert d.status["outputsUri"] == f"{PREFIX}outputs.pb"
     assert d.status["attempts"][0]["exitCode"] == 0
     assert condition(d.status, "Succeeded")["status"] == "True"
     assert Event("Normal", "Succeeded", "attempt 1 succeeded") in d.events
     assert d.requeue_after is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "result"),
+    [
+        ({}, {"outputs_uri": "s3://b/o/other-ns/t/uid-9/attempt-1/outputs.pb"}),
+        ({}, {"outputs_uri": "s3://b/o/ns/area/uid-1/attempt-2/outputs.pb"}),
+        ({}, {"outputs_uri": f"{PREFIX}../../../../other-ns/t/outputs.pb"}),
+        ({}, {"outputs_uri": "s3://b/o/ns/area/uid-1/attempt-1-evil/outputs.pb"}),
+        (
+            {"outputs": [{"name": "report", "type": "file"}]},
+            {"outputs": {"report": "s3://b/o/other-ns/t/uid-9/attempt-1/report"}},
+        ),
+        (
+            {"outputs": [{"name": "parts", "type": "dict[str, list[file]]"}]},
+            {"outputs": {"parts": {"a": [f"{PREFIX}ok", "s3://elsewhere/x"]}}},
+        ),
+        ({"outputLocation": "s3://mine/"}, {"outputs_uri": f"{PREFIX}outputs.pb"}),
+    ],
+    ids=[
+        "other-namespace",
+        "other-attempt",
+        "dot-dot",
+        "sibling-prefix",
+        "inline-file",
+        "nested-inline-file",
+        "spec-location-wins",
+    ],
+)
+def test_outputs_outside_the_attempts_prefix_are_never_published(
+    spec: dict[str, Any], result: dict[str, Any]
+) -> None:
+    upload = uploaded(ok=True, **{"outputs": {"area": 1.0}, **result})
+    _, d = step(started(**spec), {1: pod("Succeeded", main=terminated(0), uploader=upload)}, 3)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "OutputsOutsidePrefix")
+    assert "outside the attempt's prefix" in d.status["message"]
+    assert "outputs" not in d.status and "outputsUri" not in d.status
+    assert d.create is None  # not retried
+
+
+def test_blob_outputs_under_the_attempts_prefix_are_published() -> None:
+    upload = uploaded(
+        ok=True, outputs={"report": f"{PREFIX}report"}, outputs_uri=f"{PREFIX}outputs.pb"
+    )
+    t = started(outputs=[{"name": "report", "type": "file"}])
+    _, d = step(t, {1: pod("Succeeded", main=terminated(0), uploader=upload)}, 3)
+    assert d.status is not None and d.status["phase"] == "Succeeded"
+    assert d.status["outputs"] == {"report": f"{PREFIX}report"}
 
 
 def test_failed_attempt_outputs_are_never_published() -> None:
@@ -388,7 +539,9 @@ def test_status_stays_small_with_many_outputs_and_attempts() -> None:
         body = pod("Failed", name=f"area-{n}", main=main, uploader=uploaded(end, ok=True))
         t, d = step(t, {n: body}, 10 * n)
         assert d.create == n + 1  # no backoff: the next attempt starts at once
-    upload = uploaded(ok=True, outputs=outputs, outputs_uri="s3://b/o.pb")
+    upload = uploaded(
+        ok=True, outputs=outputs, outputs_uri="s3://b/o/ns/area/uid-1/attempt-11/outputs.pb"
+    )
     t, _ = step(t, {11: pod("Succeeded", name="area-11", main=terminated(0), uploader=upload)}, 120)
     assert t.status["phase"] == "Succeeded"
     assert len(t.status["attempts"]) == 11
@@ -405,8 +558,185 @@ def test_fit_outputs_leaves_the_largest_to_outputs_pb() -> None:
     assert stored == ("big", "pb")
 
 
+def test_timed_out_pod_is_released_after_its_attempt_is_recorded() -> None:
+    held = pod(main=waiting("ErrImagePull"), finalizers=["containertask.io/tracking"])
+    _, d = step(started(retries={"limit": 0}), {1: held}, 300)
+    assert d.status is not None and d.status["reason"] == "PendingTimeout"
+    assert (d.delete, d.release) == ((PodDeletion("area-1", 5),), ("area-1",))
+
+
+def test_invalid_image_name_fails_at_once_without_retry() -> None:
+    bad = pod(main=waiting("InvalidImageName", "couldn't parse image name"))
+    _, d = step(started(), {1: bad}, 3)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "InvalidImageName")
+    assert d.delete == (PodDeletion("area-1", 5),)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"image": "Bad Image:1"}, "spec.image"),
+        ({"dataLoading": {"uploadMode": "none"}}, "spec.dataLoading.uploadMode"),
+    ],
+    ids=["image", "upload-none-with-outputs"],
+)
+def test_bad_specs_fail_before_any_pod(changes: dict[str, Any], field: str) -> None:
+    d = decide(task(**changes), {}, T0, POLICY)
+    assert d.create is None
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "InvalidSpec")
+    assert d.status["message"].startswith(field)
+
+
+def test_outputs_need_an_output_location() -> None:
+    nowhere = replace(POLICY, output_location=None)
+    d = decide(task(), {}, T0, nowhere)
+    assert d.create is None
+    assert d.status is not None
+    assert d.status["reason"] == "InvalidSpec"
+    assert d.status["message"].startswith("spec.outputLocation: is required")
+    assert decide(task(outputLocation="s3://b/x"), {}, T0, nowhere).create == 1
+    assert decide(task(outputs=[]), {}, T0, nowhere).create == 1
+
+
+def test_downloading_inputs_is_initializing_and_not_pending_time() -> None:
+    t = started(retries={"limit": 0}, pendingTimeoutSeconds=60)
+    downloading = {"running": {"startedAt": "2026-01-01T00:00:10Z"}}
+    body = pod(main=waiting("PodInitializing"), uploader=running(), downloader=downloading)
+    t, d = step(t, {1: body}, 200)  # a long download: past the pending deadline, still fine
+    assert (t.status["phase"], t.status["reason"]) == ("Initializing", "Initializing")
+    # Downloaded 10s..250s; the main image pull since then is pending time again.
+    done = terminated(0, finished="2026-01-01T00:04:10Z")
+    pulling = pod(main=waiting("ErrImagePull", "not found"), uploader=running(), downloader=done)
+    done["terminated"]["startedAt"] = "2026-01-01T00:00:10Z"
+    t, d = step(t, {1: pulling}, 290)  # pending: 10s before + 40s after the download
+    assert t.status["phase"] == "Pending"
+    assert d.requeue_after == 10
+    t, d = step(t, {1: pulling}, 300)
+    assert (t.status["phase"], t.status["reason"]) == ("Failed", "PendingTimeout")
+
+
+def test_timeout_counts_the_download_too() -> None:
+    downloading = {"running": {"startedAt": "2026-01-01T00:00:01Z"}}
+    body = pod(main=waiting("PodInitializing"), uploader=running(), downloader=downloading)
+    _, d = step(started(retries={"limit": 0}, timeoutSeconds=30), {1: body}, 30)
+    assert d.status is not None
+    assert d.status["reason"] == "Timeout"
+
+
+def test_active_deadline_spans_attempts_and_backoffs() -> None:
+    t = replace(
+        task(retries={"limit": 5, "backoff": {"initialSeconds": 30}}, activeDeadlineSeconds=40),
+        created=format_time(T0),
+    )
+    t, d = step(t, {}, 0)
+    assert d.requeue_after == 30  # the visibility grace comes first
+    end = format_time(at(5))
+    failed = pod("Failed", main=terminated(1, finished=end), uploader=uploaded(end, ok=True))
+    t, d = step(t, {1: failed}, 6)
+    assert t.status["reason"] == "RetryBackoff"
+    assert d.requeue_after == 29  # backoff to 35s
+    t, d = step(t, {1: failed}, 35)
+    assert d.create == 2
+    running_pod = pod("Running", name="area-2", main=running())
+    t, d = step(t, {1: failed, 2: running_pod}, 36)
+    assert d.requeue_after == 4  # the whole-task deadline
+    t, d = step(t, {1: failed, 2: running_pod}, 40)
+    assert (t.status["phase"], t.status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert t.status["attempts"][1]["reason"] == "DeadlineExceeded"
+    assert d.delete == (PodDeletion("area-2", 5),)
+    assert d.create is None
+
+
+def test_finished_task_is_deleted_after_its_ttl() -> None:
+    t = started(ttlSecondsAfterFinished=60)
+    t, d = step(t, {1: pod("Succeeded", main=terminated(0), uploader=OK)}, 10)
+    assert t.status["phase"] == "Succeeded"
+    assert (d.delete_task, d.requeue_after) == (False, 60)
+    later = decide(t, {}, at(50), POLICY)
+    assert (later.delete_task, later.requeue_after) == (False, 20)
+    assert decide(t, {}, at(70), POLICY).delete_task
+    assert decide(started(), {}, at(10**6), POLICY).delete_task is False
+
+
+def test_quota_refusal_waits_and_then_fails_the_attempt_at_the_pending_deadline() -> None:
+    t = task(retries={"limit": 0}, pendingTimeoutSeconds=60)
+    quota = classify(403, 'pods "area-1" is forbidden: exceeded quota: q, requested: pods=1')
+    assert (quota.reason, quota.final) == ("QuotaExceeded", False)
+    d = refused(t, 1, quota, {}, T0, POLICY)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Pending", "QuotaExceeded")
+    created = condition(d.status, "PodCreated")
+    assert (created["status"], created["reason"]) == ("False", "QuotaExceeded")
+    assert "exceeded quota" in created["message"]
+    assert "attempts" not in d.status
+    assert [e.reason for e in d.events] == ["QuotaExceeded"]
+    t = replace(t, status=d.status)
+    assert refused(t, 1, quota, {}, at(30), POLICY).status is None  # nothing new to say
+    d = refused(t, 1, quota, {}, at(60), POLICY)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "PendingTimeout")
+    assert "exceeded quota" in d.status["attempts"][0]["message"]
+
+
+def test_pod_created_condition_turns_true_once_a_pod_is_seen() -> None:
+    quota = classify(403, "exceeded quota: q")
+    t = task()
+    t = replace(t, status=refused(t, 1, quota, {}, T0, POLICY).status or {})
+    t, d = step(t, {}, 5)
+    assert d.create == 1
+    t, d = step(t, {1: pod("Running", main=running())}, 6)
+    assert condition(t.status, "PodCreated")["status"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "reason", "final"),
+    [
+        (422, "Pod is invalid: spec.activeDeadlineSeconds", "PodRejected", True),
+        (400, 'admission webhook "deny.example.com" denied the request: no', "PodRejected", True),
+        (
+            403,
+            'pods "x" is forbidden: violates PodSecurity "restricted:latest"',
+            "PodRejected",
+            True,
+        ),
+        (403, 'pods "x" is forbidden: maximum cpu usage per Container is 1', "PodRejected", True),
+        (403, 'pods "x" is forbidden: exceeded quota: q', "QuotaExceeded", False),
+        (403, "pods is forbidden: status unknown for quota: q", "QuotaExceeded", False),
+        (403, 'User "op" cannot create resource "pods" in API group ""', "PodCreateFailed", False),
+        (429, "Too many requests", "PodCreateFailed", False),
+        (500, "etcdserver: request timed out", "PodCreateFailed", False),
+        (None, "TimeoutError()", "PodCreateFailed", False),
+    ],
+    ids=[
+        "invalid",
+        "webhook",
+        "pod-security",
+        "limit-range",
+        "quota",
+        "new-quota",
+        "rbac",
+        "429",
+        "500",
+        "timeout",
+    ],
+)
+def test_refusals(code: int | None, message: str, reason: str, final: bool) -> None:
+    assert classify(code, message) == Refusal(reason, message, final)
+
+
+def test_transient_refusal_shows_and_keeps_the_task_pending() -> None:
+    d = refused(task(), 1, classify(503, "the server is unavailable"), {}, T0, POLICY)
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Pending", "PodCreateFailed")
+    assert condition(d.status, "PodCreated")["message"] == "the server is unavailable"
+
+
 def test_rejected_pod_fails_the_task_at_once() -> None:
-    status = rejected(task(), 1, "spec.activeDeadlineSeconds: Invalid value: -5", T0)
+    refusal = classify(422, "spec.activeDeadlineSeconds: Invalid value: -5")
+    status = refused(task(), 1, refusal, {}, T0, POLICY).status
+    assert status is not None
     assert (status["phase"], status["reason"]) == ("Failed", "PodRejected")
     assert status["attempts"][0]["reason"] == "PodRejected"
     assert condition(status, "Succeeded")["status"] == "False"

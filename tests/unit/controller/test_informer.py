@@ -140,14 +140,32 @@ def test_a_stale_version_lists_again_and_forgets_pods_deleted_meanwhile() -> Non
     assert [c[0] for c in client.calls] == ["list", "watch", "list", "watch"]
 
 
-def test_list_errors_are_retried_and_nothing_is_synced_before_a_listing() -> None:
+def test_a_namespace_that_cannot_be_listed_is_not_seen_and_blinds_a_lone_informer() -> None:
     class Failing(ScriptedClient):
         async def request(self, method: str, path: str, params: Mapping[str, str]) -> Any:
             raise ApiError(403, method, path, "forbidden")
 
     informer = informer_for(Failing([], []), [])
     run_until_idle(informer)
-    assert not informer.synced.is_set()
+    assert informer.synced.is_set()  # tried: reconciles may start, not in this namespace
+    assert not informer.sees("ns")
+    assert informer.blind is not None and "HTTP 403" in informer.blind
+
+
+def test_one_namespace_denied_does_not_hold_up_the_others() -> None:
+    class DeniedInB(ScriptedClient):
+        async def request(self, method: str, path: str, params: Mapping[str, str]) -> Any:
+            if "/namespaces/b/" in path:
+                raise ApiError(403, method, path, 'pods is forbidden: cannot list resource "pods"')
+            return await super().request(method, path, params)
+
+    client = DeniedInB([page([pod("a-1", "A")], "5")], [])
+    informer = PodInformer(client, ["a", "b"], "app=x", lambda _: None, 300)  # type: ignore[arg-type]
+    run_until_idle(informer)
+    assert informer.synced.is_set()
+    assert (informer.sees("a"), informer.sees("b")) == (True, False)
+    assert [p["metadata"]["name"] for p in informer.pods_of("A")] == ["a-1"]
+    assert informer.blind is None
 
 
 def test_a_dropped_connection_does_not_stop_the_informer() -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from podstates import (
+    T0,
     T1,
+    disruption,
     pod,
+    real_report,
     running,
     terminated,
     uploaded,
@@ -15,7 +20,7 @@ from podstates import (
 )
 
 from containertask.api import UploadResult
-from containertask.controller.observe import State, observe
+from containertask.controller.observe import State, download_seconds, observe
 
 pytestmark = pytest.mark.unit
 
@@ -116,6 +121,124 @@ CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
         False,
     ),
     (
+        "error-file-then-oom-killed",
+        pod(
+            "Failed",
+            main=terminated(137, "OOMKilled"),
+            uploader=uploaded(ok=False, error_kind="user", error="bad input"),
+        ),
+        State.FAILED,
+        "OOMKilled",
+        True,
+    ),
+    (
+        "output-error-exit-0",
+        pod(
+            "Succeeded",
+            main=terminated(0),
+            uploader=uploaded(ok=False, error_kind="output", error="output 'area': missing"),
+        ),
+        State.FAILED,
+        "UserError",
+        False,
+    ),
+    (
+        "output-error-after-exit-1",
+        pod(
+            "Failed",
+            main=terminated(1),
+            uploader=uploaded(ok=False, error_kind="output", error="output 'area': missing"),
+        ),
+        State.FAILED,
+        "Error",
+        True,
+    ),
+    (
+        "killed-by-sigterm",
+        pod("Failed", main=terminated(143), uploader=uploaded(ok=True)),
+        State.FAILED,
+        "Error",
+        True,
+    ),
+    (
+        "invalid-image-name",
+        pod(main=waiting("InvalidImageName", 'couldn\'t parse image name "Bad:1"')),
+        State.FAILED,
+        "InvalidImageName",
+        False,
+    ),
+    (
+        "downloading",
+        pod(main=waiting("PodInitializing"), uploader=running(), downloader=running()),
+        State.INITIALIZING,
+        "Initializing",
+        True,
+    ),
+    (
+        "preempted",
+        pod(
+            "Running",
+            main=running(),
+            uploader=running(),
+            conditions=[disruption("PreemptionByScheduler", T1)],
+        ),
+        State.FAILED,
+        "PreemptionByScheduler",
+        True,
+    ),
+    (
+        "evicted-by-api-then-graceful-exit-0",
+        pod(
+            "Succeeded",
+            main=terminated(0, finished=T1),
+            uploader=uploaded(ok=True, outputs={"area": 1.0}, outputs_uri="s3://b/o.pb"),
+            conditions=[disruption("EvictionByEvictionAPI", T0)],
+            deleting=T1,
+        ),
+        State.FAILED,
+        "EvictionByEvictionAPI",
+        True,
+    ),
+    (
+        "deleted-by-someone-then-graceful-exit-0",
+        pod(
+            "Succeeded",
+            main=terminated(0, finished=T1),
+            uploader=uploaded(**OK),
+            deleting="2026-01-01T00:00:30Z",
+            grace=30,
+        ),
+        State.FAILED,
+        "PodDeleted",
+        True,
+    ),
+    (
+        "node-lost-stuck-terminating",
+        pod(
+            "Running",
+            main=running(),
+            uploader=running(),
+            conditions=[disruption("DeletionByTaintManager", T1)],
+            deleting=T1,
+        ),
+        State.FAILED,
+        "DeletionByTaintManager",
+        True,
+    ),
+    (
+        "finished-before-deletion",
+        pod(
+            "Succeeded",
+            main=terminated(0, finished=T0),
+            uploader=uploaded(**OK),
+            deleting="2026-01-01T00:00:40Z",
+            grace=30,
+        ),
+        State.SUCCEEDED,
+        "Succeeded",
+        True,
+    ),
+    (
         "upload-system-error",
         pod(
             "Succeeded",
@@ -166,6 +289,13 @@ CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
         True,
     ),
     ("evicted", pod("Failed", main=running(), reason="Evicted"), State.FAILED, "Evicted", True),
+    (
+        "evicted-after-exit-0",
+        pod("Failed", main=terminated(0), uploader=uploaded(**OK), reason="Evicted"),
+        State.FAILED,
+        "Evicted",
+        True,
+    ),
     ("phase-succeeded-without-main", pod("Succeeded"), State.FAILED, "MainContainerMissing", True),
 ]
 
@@ -178,6 +308,67 @@ CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
 def test_observe(body: dict[str, Any], state: State, reason: str, retryable: bool) -> None:
     seen = observe(body, has_uploader=True, outputs=OUTPUTS)
     assert (seen.state, seen.reason, seen.retryable) == (state, reason, retryable)
+    disrupted = reason in (
+        "Evicted",
+        "PreemptionByScheduler",
+        "EvictionByEvictionAPI",
+        "PodDeleted",
+        "DeletionByTaintManager",
+    )
+    assert seen.disrupted is disrupted
+
+
+def test_oom_killed_with_a_missing_output_is_oom_killed(tmp_path: Path) -> None:
+    """Issue 11: main OOMKilled, then the real uploader finds the output missing. The cause is the
+    kill (retried), not a user error."""
+    report = real_report(tmp_path, {"area": "float"}, {})
+    assert "'area': missing" in report  # what the uploader really says
+    body = pod("Failed", main=terminated(137, "OOMKilled"), uploader=terminated(1, message=report))
+    seen = observe(body, has_uploader=True, outputs=["area"])
+    assert (seen.state, seen.reason, seen.retryable, seen.exit_code) == (
+        State.FAILED,
+        "OOMKilled",
+        True,
+        137,
+    )
+    assert seen.message == "the main container was OOMKilled (exit code 137)"
+
+
+@pytest.mark.parametrize(
+    ("code", "files", "reason", "retryable"),
+    [
+        (0, {}, "UserError", False),
+        (1, {}, "Error", True),
+        (1, {"_ERROR": "a must be positive"}, "UserError", False),
+        (0, {"area": "2.5"}, "Succeeded", True),
+    ],
+    ids=["missing-after-exit-0", "missing-after-exit-1", "error-file-exit-1", "ok"],
+)
+def test_real_uploader_reports(
+    tmp_path: Path, code: int, files: dict[str, str], reason: str, retryable: bool
+) -> None:
+    report = real_report(tmp_path, {"area": "float"}, files)
+    body = pod(
+        "Succeeded" if code == 0 else "Failed",
+        main=terminated(code),
+        uploader=terminated(0 if reason == "Succeeded" else 1, message=report),
+    )
+    seen = observe(body, has_uploader=True, outputs=["area"])
+    assert (seen.reason, seen.retryable) == (reason, retryable)
+
+
+def test_signal_exit_names_the_signal() -> None:
+    seen = observe(pod("Failed", main=terminated(137)), has_uploader=False, outputs=[])
+    assert seen.message == "the main container exited with code 137 (SIGKILL)"
+
+
+def test_download_time_is_measured_from_the_downloader() -> None:
+    now = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    downloading = {"running": {"startedAt": T1}}
+    done = terminated(0, finished="2026-01-01T00:00:25Z")
+    assert download_seconds(pod(downloader=downloading), now) == 55
+    assert download_seconds(pod(downloader=done), now) == 25
+    assert download_seconds(pod(), now) == 0
 
 
 def test_success_carries_the_upload_result_and_times() -> None:

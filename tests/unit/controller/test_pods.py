@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from containertask.api import CopilotConfig, TaskSpec
+from containertask.api import CopilotConfig, SpecError, TaskSpec
 from containertask.api.constants import COPILOT_CONFIG_ENV
 from containertask.controller import naming
 from containertask.controller.pods import Owner, build_pod, overlay
@@ -64,6 +64,8 @@ def test_pod_shape() -> None:
             "blockOwnerDeletion": True,
         }
     ]
+    # Held until the attempt's result is in the task's status.
+    assert pod["metadata"]["finalizers"] == ["containertask.io/tracking"]
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
     assert [c["name"] for c in spec["initContainers"]] == ["uploader", "downloader"]
@@ -135,7 +137,7 @@ def test_output_prefix(
         ({}, ["uploader", "downloader"]),
         ({"dataLoading": {"downloadMode": "none"}}, ["uploader"]),
         ({"inputs": [], "command": ["true"], "arguments": []}, ["uploader"]),
-        ({"dataLoading": {"uploadMode": "none"}}, ["downloader"]),
+        ({"dataLoading": {"uploadMode": "none"}, "outputs": []}, ["downloader"]),
     ],
     ids=["both", "no-download", "no-inputs", "no-upload"],
 )
@@ -186,8 +188,8 @@ def test_pod_template_merges_metadata_and_spec() -> None:
             "nodeSelector": {"zone": "z1", "disk": "hdd"},
             "containers": [
                 {"name": "main", "securityContext": {"runAsUser": 1000}, "image": "ignored"},
-                {"name": "extra", "image": "busybox"},
             ],
+            "initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}],
             "volumes": [{"name": "cache", "emptyDir": {}}],
         },
     }
@@ -199,11 +201,82 @@ def test_pod_template_merges_metadata_and_spec() -> None:
     assert spec["priorityClassName"] == "batch"
     assert spec["restartPolicy"] == "Never"
     assert spec["nodeSelector"] == {"zone": "z1", "disk": "ssd"}
-    assert [c["name"] for c in spec["containers"]] == ["main", "extra"]
+    assert [c["name"] for c in spec["containers"]] == ["main"]
+    assert [c["name"] for c in spec["initContainers"]] == ["uploader", "downloader", "proxy"]
     main = spec["containers"][0]
     assert main["image"] == "shell:1"
     assert main["securityContext"] == {"runAsUser": 1000}
     assert [v["name"] for v in spec["volumes"]] == ["inputs", "outputs", "copilot-tmp", "cache"]
+
+
+# Templates a task may use; none of them may change a helper container in any way.
+ALLOWED_TEMPLATES: list[dict[str, Any]] = [
+    {"spec": {"securityContext": {"runAsUser": 0, "seccompProfile": {"type": "Unconfined"}}}},
+    {"spec": {"initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]}},
+    {
+        "spec": {
+            "containers": [{"name": "main", "env": [{"name": "AWS_ENDPOINT_URL", "value": "x"}]}]
+        }
+    },
+    {"spec": {"volumes": [{"name": "scratch", "emptyDir": {"medium": "Memory"}}]}},
+    {"metadata": {"labels": {"team": "a"}, "annotations": {"note": "x"}}},
+]
+
+
+@pytest.mark.parametrize("template", ALLOWED_TEMPLATES, ids=lambda t: next(iter(t.get("spec", t))))
+@pytest.mark.parametrize("helper", ["uploader", "downloader"])
+def test_a_pod_template_never_changes_the_helpers(template: dict[str, Any], helper: str) -> None:
+    assert container(pod_for(podTemplate=template), helper) == container(pod_for(), helper)
+
+
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        (
+            {
+                "spec": {
+                    "initContainers": [{"name": "uploader", "args": ["--config", "/tmp/evil.json"]}]
+                }
+            },
+            "spec.podTemplate.spec.initContainers[0].name",
+        ),
+        (
+            {
+                "spec": {
+                    "containers": [{"name": "downloader", "env": [{"name": "X", "value": "1"}]}]
+                }
+            },
+            "spec.podTemplate.spec.containers[0].name",
+        ),
+        (
+            {"spec": {"containers": [{"name": "main"}, {"name": "extra", "image": "busybox"}]}},
+            "spec.podTemplate.spec.containers[1]",
+        ),
+    ],
+    ids=["uploader", "downloader", "extra-regular-container"],
+)
+def test_a_template_that_reaches_the_helpers_is_no_spec(
+    template: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        pod_for(podTemplate=template)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("changes", "automount"),
+    [
+        ({}, False),
+        ({"serviceAccountName": "runner"}, None),
+        ({"podTemplate": {"spec": {"serviceAccountName": "runner"}}}, None),
+        ({"podTemplate": {"spec": {"automountServiceAccountToken": True}}}, False),
+    ],
+    ids=["no-account", "spec-account", "template-account", "template-cannot-force-a-token"],
+)
+def test_a_token_only_for_a_named_service_account(
+    changes: dict[str, Any], automount: bool | None
+) -> None:
+    assert pod_for(**changes)["spec"].get("automountServiceAccountToken") == automount
 
 
 def test_builder_does_not_share_the_template() -> None:

@@ -47,7 +47,7 @@ def test_uploader_reports_failure_after_sigterm(make_config: MakeConfig, tmp_pat
 
     assert proc.wait(timeout=30) == 1
     result = UploadResult.from_message(log.read_text())
-    assert (result.ok, result.error_kind) == (False, "user")
+    assert (result.ok, result.error_kind) == (False, "output")
     assert "'n': missing" in (result.error or "")
 
 

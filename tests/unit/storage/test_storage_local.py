@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from containertask.storage import Limits, Location, NotFoundError, Storage, StorageError, join
-from containertask.storage.store import _is_loopback_http, _signs_payload
+from containertask.storage.store import _allows_http, _signs_payload
 
 pytestmark = pytest.mark.unit
 MiB = 1024 * 1024
@@ -54,17 +54,21 @@ def test_join_and_uri() -> None:
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "allowed"),
+    ("endpoint", "allow_http", "allowed"),
     [
-        ("http://127.0.0.1:9000", True),
-        ("http://localhost:9000", True),
-        ("https://127.0.0.1:9000", False),
-        ("http://minio.example.com:9000", False),
+        ("http://127.0.0.1:9000", None, True),
+        ("http://localhost:9000", None, True),
+        ("https://127.0.0.1:9000", None, False),
+        ("http://minio.example.com:9000", None, False),
+        ("http://10.244.0.1:9000", "true", True),
+        ("http://10.244.0.1:9000", "false", False),
     ],
-    ids=["ipv4", "localhost", "https", "remote-http"],
+    ids=["ipv4", "localhost", "https", "remote-http", "said-so", "said-no"],
 )
-def test_plain_http_only_on_loopback(endpoint: str, allowed: bool) -> None:
-    assert _is_loopback_http(endpoint) is allowed
+def test_plain_http_only_on_loopback_or_when_allowed(
+    endpoint: str, allow_http: str | None, allowed: bool
+) -> None:
+    assert _allows_http(endpoint, allow_http) is allowed
 
 
 @pytest.mark.parametrize(
