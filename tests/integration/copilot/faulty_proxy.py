@@ -1,11 +1,12 @@
-"""A loopback TCP proxy in front of MinIO that fails the first connections, to prove retries."""
+"""A loopback TCP proxy in front of MinIO that fails the first connections, to prove retries, and
+records the requests it forwards, to prove which requests a transfer makes."""
 
 from __future__ import annotations
 
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from urllib.parse import urlparse
 
@@ -17,12 +18,15 @@ SERVICE_UNAVAILABLE = (
 
 class FaultyProxy:
     """Forwards to ``upstream``; the first ``failures`` connections are reset (``reset``) or get
-    a 503 answer to their first request (``503``). ``failed`` counts the failures served."""
+    a 503 answer to their first request (``503``). ``failed`` counts the failures served;
+    ``requests`` holds (method and path, Range header or None) of each request forwarded, read
+    from the client's bytes on the assumption that requests carry no body (GET, HEAD)."""
 
     def __init__(self, upstream: str, failures: int, mode: str) -> None:
         parsed = urlparse(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.remaining, self.mode, self.failed = failures, mode, 0
+        self.requests: list[tuple[str, str | None]] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self._lock = threading.Lock()
@@ -51,7 +55,17 @@ class FaultyProxy:
             return
         upstream = socket.create_connection(self.upstream)
         threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
-        _pipe(conn, upstream)
+        seen = bytearray()
+        _pipe(conn, upstream, lambda chunk: self._record(seen, chunk))
+
+    def _record(self, seen: bytearray, chunk: bytes) -> None:
+        seen += chunk
+        while (end := seen.find(b"\r\n\r\n")) >= 0:
+            line, *headers = bytes(seen[:end]).decode("latin-1").split("\r\n")
+            del seen[: end + 4]
+            ranges = [h.split(":", 1)[1].strip() for h in headers if h.lower().startswith("range:")]
+            with self._lock:
+                self.requests.append((line.rsplit(" ", 1)[0], ranges[0] if ranges else None))
 
 
 def _read_headers(conn: socket.socket) -> None:
@@ -63,9 +77,12 @@ def _read_headers(conn: socket.socket) -> None:
         data += chunk
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def _pipe(
+    src: socket.socket, dst: socket.socket, tap: Callable[[bytes], None] = lambda chunk: None
+) -> None:
     try:
         while chunk := src.recv(1 << 20):
+            tap(chunk)
             dst.sendall(chunk)
     except OSError:
         pass

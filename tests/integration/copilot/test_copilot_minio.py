@@ -146,6 +146,41 @@ def test_large_file_and_many_files(s3_prefix: str, tmp_path: Path) -> None:
         storage.read_bytes(f"{s3_prefix}/absent")
 
 
+def test_a_large_download_asks_for_each_range_once(
+    s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first ranged answer tells the size: no HEAD, no whole-object GET thrown away."""
+    data = os.urandom(10 * MiB + 5)
+    Storage().write_bytes(f"{s3_prefix}/big", data)
+    limits = Limits(range_size=4 * MiB, range_concurrency=2)
+
+    with faulty_proxy(os.environ["AWS_ENDPOINT_URL"], failures=0, mode="reset") as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        Storage(limits).download_file(f"{s3_prefix}/big", tmp_path / "big")
+
+    assert (tmp_path / "big").read_bytes() == data
+    path = "GET /" + s3_prefix.removeprefix("s3://") + "/big"
+    assert sorted(proxy.requests) == [
+        (path, "bytes=0-4194303"),
+        (path, "bytes=4194304-8388607"),
+        (path, "bytes=8388608-10485764"),
+    ]
+
+
+def test_an_empty_object_downloads_with_one_more_request(
+    s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Storage().write_bytes(f"{s3_prefix}/empty", b"")
+
+    with faulty_proxy(os.environ["AWS_ENDPOINT_URL"], failures=0, mode="reset") as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        assert Storage().download_file(f"{s3_prefix}/empty", tmp_path / "empty") == 0
+
+    assert (tmp_path / "empty").read_bytes() == b""
+    path = "GET /" + s3_prefix.removeprefix("s3://") + "/empty"
+    assert proxy.requests == [(path, f"bytes=0-{Limits().range_size - 1}"), (path, None)]
+
+
 @pytest.mark.parametrize("mode", ["reset", "503"])
 def test_transient_errors_are_retried(
     s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from containertask.storage import Limits, Location, NotFoundError, Storage, StorageError, join
-from containertask.storage.store import _allows_http
+from containertask.storage.store import _allows_http, _signs_payload
 
 pytestmark = pytest.mark.unit
 MiB = 1024 * 1024
@@ -71,6 +71,22 @@ def test_plain_http_only_on_loopback_or_when_allowed(
     assert _allows_http(endpoint, allow_http) is allowed
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "signed"),
+    [
+        (None, False),
+        ("https://s3.example.com", False),
+        ("http://127.0.0.1:9000", False),
+        ("http://minio.example.com:9000", True),
+    ],
+    ids=["aws-default", "https", "loopback-http", "remote-http"],
+)
+def test_bodies_are_hashed_into_signatures_only_over_remote_plain_http(
+    endpoint: str | None, signed: bool
+) -> None:
+    assert _signs_payload(endpoint) is signed
+
+
 @pytest.mark.parametrize("scheme", ["file://", ""], ids=["file-uri", "plain-path"])
 def test_bytes_exists_list(tmp_path: Path, scheme: str) -> None:
     storage = Storage()
@@ -109,6 +125,17 @@ def test_files_and_directories_round_trip(tmp_path: Path) -> None:
             assert (tmp_path / "back" / f.relative_to(src)).read_bytes() == f.read_bytes()
     assert (tmp_path / "x" / "big").read_bytes() == big.read_bytes()
     assert not list((tmp_path / "x").glob(".*partial"))
+
+
+def test_an_empty_object_downloads_as_an_empty_file(tmp_path: Path) -> None:
+    """An empty object has no byte range to ask for: the download asks again without one."""
+    storage = Storage()
+    storage.write_bytes(f"file://{tmp_path}/store/empty", b"")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "empty").write_bytes(b"old")  # replaced, not kept
+
+    assert storage.download_file(f"file://{tmp_path}/store/empty", tmp_path / "out/empty") == 0
+    assert (tmp_path / "out" / "empty").read_bytes() == b""
 
 
 def test_download_of_an_empty_prefix_makes_an_empty_directory(tmp_path: Path) -> None:
