@@ -5,7 +5,9 @@ while a task runs."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 import containertask
+import localcluster
 from containertask import Phase
 from containertask.sdk.client import Client
+from containertask.storage import Storage
 from localcluster.images import Image
 
 pytestmark = pytest.mark.e2e
@@ -138,3 +142,39 @@ def test_operator_pod_deleted_mid_task_the_task_completes_with_one_pod(
     assert run.outputs() == {"n": 7}
     assert len(status.attempts) == 1, status
     assert len(task_pods(api_client, run)) == 1
+
+
+def test_downloading_inputs_is_initializing_then_the_program_runs(
+    run_task: RunTask,
+    examples_image: Image,
+    storage: Storage,
+    node_cluster: localcluster.Cluster,
+    tmp_path: Path,
+) -> None:
+    """A real downloader staging a 1 GiB input shows as Initializing before the task runs."""
+    size = 1 << 30
+    local = tmp_path / "big"
+    with local.open("wb") as f:
+        f.truncate(size)
+    uri = f"s3://{node_cluster.s3_bucket}/e2e-inputs/{uuid.uuid4().hex}/big"
+    storage.upload_file(local, uri)
+    task = shell_task(
+        examples_image,
+        "initializing",
+        "wc -c < /var/inputs/big > /var/outputs/size",
+        {"size": int},
+        inputs={"big": containertask.File},
+    )
+    run = run_task(task, big=containertask.File.from_existing_remote(uri))
+    seen: list[Phase] = []
+
+    def finished() -> bool:
+        phase = run.status().phase
+        if phase is not None and (not seen or seen[-1] is not phase):
+            seen.append(phase)
+        return phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
+
+    wait_for("the task to finish", finished, timeout=300, interval=0.1)
+    assert seen[-1] is Phase.SUCCEEDED, (seen, run.status())
+    assert Phase.INITIALIZING in seen, seen
+    assert run.outputs()["size"] == size

@@ -342,15 +342,21 @@ def lost_node(cluster: localcluster.Cluster, api_client: Any) -> Iterator[str]:
         "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "100"}},
     }
     core.create_node(node)
-    deadline = time.monotonic() + 30
-    while not any(
-        c.type == "Ready" and c.status == "True"
-        for c in core.read_node(name).status.conditions or ()
-    ):
-        assert time.monotonic() < deadline, f"node {name} not Ready"
+    deadline = time.monotonic() + 60
+    # Ready is not enough: the node lifecycle controller lifts its not-ready NoSchedule taint
+    # only at its next pass, and until then the scheduler places pods elsewhere.
+    while not _schedulable(core.read_node(name)):
+        assert time.monotonic() < deadline, f"node {name} not Ready and untainted"
         time.sleep(0.2)
     yield name
     core.delete_node(name)
+
+
+def _schedulable(node: Any) -> bool:
+    """Ready, and tainted with nothing but the kwok taint."""
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or ())
+    taints = [(t.key, t.effect) for t in node.spec.taints or ()]
+    return ready and taints == [(kwok.TAINT["key"], kwok.TAINT["effect"])]
 
 
 def test_a_pod_on_a_lost_node_gets_a_new_attempt(
