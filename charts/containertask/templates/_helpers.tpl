@@ -64,10 +64,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["podtemplates"]
   verbs: ["get"]
-# Events on ContainerTasks (PodCreated, AttemptFailed, Succeeded, ...).
+# Events: create on ContainerTasks (PodCreated, AttemptFailed, Succeeded, ...); list and watch
+# the Warning events about pods (a field selector), which say why a pod does not start (a failed
+# image pull, a volume that cannot be mounted) seconds before, or instead of, the pod's status.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "list", "watch"]
 # Not needed: kopf's peering resources (the operator runs --standalone, one replica), and listing
 # namespaces or CRDs (resource scanning is off: namespaces are given, resources found at startup).
 {{- end -}}

@@ -39,6 +39,7 @@ from containertask.controller.clock import format_time, parse_time
 from containertask.controller.conditions import Condition, clip
 from containertask.controller.observe import Observation, State, download_seconds, observe
 from containertask.controller.pods import needs_uploader
+from containertask.controller.podwarnings import PodWarning
 
 ROUTINE_PENDING: Final = "Pending"  # observe's reason for a pod that is simply not running yet
 # A just-created pod that is not running yet is not worth a status write of its own unless it
@@ -52,7 +53,11 @@ PENDING_PROBLEMS: Final = frozenset(
     {
         "ErrImagePull",
         "ImagePullBackOff",
+        "ErrImageNeverPull",
         "InvalidImageName",
+        "FailedMount",
+        "FailedAttachVolume",
+        "FailedCreatePodSandBox",
         "CreateContainerConfigError",
         "CreateContainerError",
         "Unschedulable",
@@ -129,6 +134,19 @@ class Decision:
     delete_task: bool = False
 
 
+@dataclass(frozen=True)
+class _World:
+    """What a decision reads besides the task: its pods by attempt, what a live read and Warning
+    events added about them, the time and the policy."""
+
+    pods: Mapping[int, Mapping[str, Any]]
+    now: datetime
+    policy: Policy
+    cache_hit: CacheHit | None = None
+    gone: frozenset[int] = frozenset()
+    warnings: Mapping[int, PodWarning] = field(default_factory=dict)
+
+
 @dataclass
 class _Next:
     """The plan being built for one task."""
@@ -150,12 +168,14 @@ def decide(
     policy: Policy,
     cache_hit: CacheHit | None = None,
     gone: frozenset[int] = frozenset(),
+    warnings: Mapping[int, PodWarning] | None = None,
 ) -> Decision:
     """The next step for ``task``; ``pods`` are the pods it controls, by attempt number; ``gone``
-    the attempts whose pods a live read found deleted."""
+    the attempts whose pods a live read found deleted; ``warnings`` the latest Warning event
+    that explains why a pod (by attempt) has not started."""
     old = TaskStatus.from_dict(task.status)
-    plan = _plan(task, old, pods, now, policy, cache_hit, gone)
-    return _conclude(task, old, plan, pods, now)
+    world = _World(pods, now, policy, cache_hit, gone, warnings or {})
+    return _conclude(task, old, _plan(task, old, world), pods, now)
 
 
 def refused(
@@ -341,15 +361,8 @@ def _finish(
     )
 
 
-def _plan(
-    task: Task,
-    old: TaskStatus,
-    pods: Mapping[int, Mapping[str, Any]],
-    now: datetime,
-    policy: Policy,
-    cache_hit: CacheHit | None,
-    gone: frozenset[int],
-) -> _Next:
+def _plan(task: Task, old: TaskStatus, world: _World) -> _Next:
+    pods, now, policy = world.pods, world.now, world.policy
     if old.phase.is_terminal:
         # Nothing more to decide; only make sure no pod of a cancelled or timed-out task runs on.
         return _Next(old, delete=_alive(pods, policy.cancel_grace_seconds))
@@ -365,7 +378,7 @@ def _plan(
     left = _active_left(task, spec, attempts, now)
     if left is not None and left <= 0:
         return _expire(spec, old, attempts, pods, now, policy)
-    plan = _progress(task, spec, old, attempts, pods, now, policy, cache_hit, gone)
+    plan = _progress(task, spec, old, attempts, world)
     if left is not None and not plan.status.phase.is_terminal:
         plan.requeue.append(left)
     return plan
@@ -412,16 +425,9 @@ def _expire(
 
 
 def _progress(
-    task: Task,
-    spec: TaskSpec,
-    old: TaskStatus,
-    attempts: list[Attempt],
-    pods: Mapping[int, Mapping[str, Any]],
-    now: datetime,
-    policy: Policy,
-    cache_hit: CacheHit | None,
-    gone: frozenset[int],
+    task: Task, spec: TaskSpec, old: TaskStatus, attempts: list[Attempt], world: _World
 ) -> _Next:
+    cache_hit = world.cache_hit
     if not attempts and spec.cache_version and cache_hit is not None:
         hit = cache_hit.status
         cached = replace(
@@ -434,12 +440,12 @@ def _progress(
             _finish(cached, Phase.SUCCEEDED, "Cached", f"outputs of {cache_hit.task}", attempts)
         )
     if not attempts:
-        return _start(task, old, attempts, 1, now, policy)
+        return _start(task, old, attempts, 1, world.now, world.policy)
     current = attempts[-1]
     if current.finished_at is None:
-        return _judge(task, spec, old, attempts, pods, now, policy, gone)
+        return _judge(task, spec, old, attempts, world)
     # The last attempt failed and may be retried: wait out its backoff.
-    return _retry_or_fail(task, spec, old, attempts, now, policy)
+    return _retry_or_fail(task, spec, old, attempts, world.now, world.policy)
 
 
 def _with_found_pods(
@@ -497,16 +503,10 @@ def _created(old: TaskStatus, attempts: Sequence[Attempt]) -> TaskStatus:
 
 
 def _judge(
-    task: Task,
-    spec: TaskSpec,
-    old: TaskStatus,
-    attempts: list[Attempt],
-    pods: Mapping[int, Mapping[str, Any]],
-    now: datetime,
-    policy: Policy,
-    gone: frozenset[int],
+    task: Task, spec: TaskSpec, old: TaskStatus, attempts: list[Attempt], world: _World
 ) -> _Next:
     """The current attempt is unfinished: read its pod, apply the deadlines, and decide."""
+    pods, now, policy = world.pods, world.now, world.policy
     current = attempts[-1]
     started = parse_time(current.started_at) or now
     elapsed = (now - started).total_seconds()
@@ -520,7 +520,7 @@ def _judge(
                 replace(old, attempts=tuple(attempts)),
                 requeue=[policy.visibility_grace_seconds - elapsed],
             )
-        if current.number not in gone:
+        if current.number not in world.gone:
             # Missing from the watch is not yet gone: the reconciler reads it first.
             return _Next(replace(old, attempts=tuple(attempts)), confirm=current.pod)
         seen = Observation(
@@ -532,7 +532,10 @@ def _judge(
         pending = elapsed
     else:
         seen = observe(
-            pod, has_uploader=needs_uploader(spec), outputs=[o.name for o in spec.outputs]
+            pod,
+            has_uploader=needs_uploader(spec),
+            outputs=[o.name for o in spec.outputs],
+            warning=world.warnings.get(current.number),
         )
         seen = _confined(seen, task, spec, current.number, policy)
         pending = elapsed - download_seconds(pod, now)

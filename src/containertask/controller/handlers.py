@@ -1,5 +1,6 @@
-"""kopf wiring, kept thin: settings at startup, task events that trigger reconciles, and the pod
-informer (our own list + watch of pods, see :mod:`informer`) started beside kopf.
+"""kopf wiring, kept thin: settings at startup, task events that trigger reconciles, and two
+informers started beside kopf: our own list + watch of pods (:mod:`informer`) and of the Warning
+events that say why a pod does not start (:mod:`podwarnings`).
 
 ``kopf run -m containertask.controller.handlers`` runs these with settings from the environment;
 ``containertask operator`` runs them with settings from its flags (passed in the operator memo).
@@ -22,6 +23,7 @@ from containertask.controller import settings as operator_settings
 from containertask.controller.diffbase import NoDiffBase
 from containertask.controller.informer import PodInformer
 from containertask.controller.metrics import Metrics
+from containertask.controller.podwarnings import WarningInformer
 from containertask.controller.ratelimit import TokenBucket
 from containertask.controller.reconciler import Reconciler
 from containertask.controller.views import TASK_FIELDS, slim
@@ -72,15 +74,28 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         lambda uid: reconciler.trigger(uid),
         ours.watch_server_timeout,
     )
-    reconciler = Reconciler(client, ours, informer.pods_of, metrics, sees=informer.sees)
+    warnings = WarningInformer(
+        client,
+        ours.namespaces,
+        informer.owner_of,
+        lambda uid: reconciler.trigger(uid),
+        ours.watch_server_timeout,
+    )
+    reconciler = Reconciler(
+        client,
+        ours,
+        informer.pods_of,
+        metrics,
+        sees=informer.sees,
+        warnings=warnings.warning_for,
+    )
+    loop = asyncio.get_running_loop()
     memo["reconciler"] = reconciler
     memo["client"] = client
     memo["pods"] = informer
-    memo["informer"] = asyncio.get_running_loop().create_task(informer.run())
+    memo["informers"] = [loop.create_task(informer.run()), loop.create_task(warnings.run())]
     # Decisions wait for the first listing of pods: a restarted operator sees what it made.
-    memo["start"] = asyncio.get_running_loop().create_task(
-        _start_when_synced(informer, reconciler, ours.workers)
-    )
+    memo["start"] = loop.create_task(_start_when_synced(informer, reconciler, ours.workers))
     memo["stop_metrics"] = (
         metrics.serve(ours.listen_address, ours.metrics_port) if ours.metrics_port else None
     )
@@ -104,7 +119,7 @@ def pods_visible(memo: kopf.Memo, **_: Any) -> str:
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    for task in (memo["start"], memo["informer"]):
+    for task in (memo["start"], *memo["informers"]):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

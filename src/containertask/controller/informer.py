@@ -4,7 +4,8 @@ kopf would pass every pod event through its per-object machinery (a queue and a 
 object, wrappers, loggers) and hold whole events until then; all the operator needs is a small,
 current view of each of its pods. Measured with 1,000 tasks created at once, kopf's backlog of
 whole pod events was most of the operator's peak memory. Here each event is trimmed as soon as
-it is read, so memory follows the number of pods, not the number of events in flight.
+it is read, so memory follows the number of pods, not the number of events in flight. The list
+and watch themselves are :class:`~containertask.controller.listwatch.ListWatch`'s.
 
 Reconciles must not start before the first listing is complete (a restarted operator would
 otherwise not see the pods it already made): :attr:`PodInformer.synced` says when every namespace
@@ -17,23 +18,17 @@ namespace can be read at all, which the liveness probe reports.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
 
-from containertask.controller.kube import ApiError, Client
+from containertask.controller.kube import Client
+from containertask.controller.listwatch import ListWatch
 from containertask.controller.views import POD_FIELDS, owner_uid, slim
-
-logger = logging.getLogger(__name__)
-
-PAGE_SIZE: Final = 500
-RETRY_SECONDS: Final = (1.0, 2.0, 5.0, 10.0)
-GONE: Final = 410  # the watch's resourceVersion is too old: list again
 
 PodKey = tuple[str, str]  # (namespace, name)
 
 
-class PodInformer:
+class PodInformer(ListWatch):
     """Our pods (by label selector) in ``namespaces`` (empty: all), grouped by the uid of the
     ContainerTask controlling each; ``on_change(uid)`` is called for every change to one."""
 
@@ -45,11 +40,8 @@ class PodInformer:
         on_change: Callable[[str], None],
         watch_seconds: int,
     ) -> None:
-        self._client = client
-        self._namespaces: list[str | None] = [*namespaces] or [None]  # None: all namespaces
-        self._selector = selector
+        super().__init__(client, namespaces, "pods", {"labelSelector": selector}, watch_seconds)
         self._on_change = on_change
-        self._watch_seconds = watch_seconds
         self._owner_of: dict[PodKey, str] = {}
         self._by_owner: dict[str, dict[PodKey, dict[str, Any]]] = {}
         self._untried = set(self._namespaces)
@@ -59,6 +51,12 @@ class PodInformer:
 
     def pods_of(self, uid: str) -> Iterable[Mapping[str, Any]]:
         return tuple(self._by_owner.get(uid, {}).values())
+
+    def owner_of(self, namespace: str, name: str, uid: str) -> str | None:
+        """The task controlling the pod ``namespace/name`` if it is ours and has ``uid``."""
+        owner = self._owner_of.get((namespace, name))
+        pod = self._by_owner.get(owner or "", {}).get((namespace, name))
+        return owner if pod is not None and pod["metadata"].get("uid") == uid else None
 
     def sees(self, namespace: str) -> bool:
         """Whether the pods of ``namespace`` are known: listed, and the listing not failing."""
@@ -72,85 +70,35 @@ class PodInformer:
             return None
         return "; ".join(f"{ns or 'all namespaces'}: {why}" for ns, why in self._failing.items())
 
-    async def run(self) -> None:
-        """List and watch every namespace until cancelled."""
-        await asyncio.gather(*(self._list_and_watch(ns) for ns in self._namespaces))
-
-    async def _list_and_watch(self, namespace: str | None) -> None:
-        path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
-        failures = 0
-        while True:
-            try:
-                version = await self._list(namespace, path)
-                failures = 0
-                while True:  # resume where the last watch ended, until the version is too old
-                    version = await self._watch(path, version)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # never stop watching: list again, after a pause
-                if isinstance(error, ApiError) and error.status == GONE:
-                    continue  # at once
-                self._failing[namespace] = str(error)
-                self._tried(namespace)
-                failures += 1
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
-                logger.warning("pods at %s: %r; listing again in %.0fs", path, error, delay)
-                await asyncio.sleep(delay)
-
-    async def _list(self, namespace: str | None, path: str) -> str:
-        """Replace what is known of ``namespace`` with a fresh listing; its resourceVersion."""
-        seen: set[PodKey] = set()
-        params = {"labelSelector": self._selector, "limit": str(PAGE_SIZE)}
-        while True:
-            page = await self._client.request("GET", path, params=params)
-            for pod in page.get("items") or ():
-                seen.add(self.apply("ADDED", pod))
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                break
-            params = {**params, "continue": token}
+    def listed(self, namespace: str | None, seen: set[Hashable]) -> None:
         gone = [k for k in self._owner_of if k not in seen and namespace in (None, k[0])]
         for key in gone:
             self._forget(key)  # deleted while nobody watched
         self._listed.add(namespace)
         self._failing.pop(namespace, None)
         self._tried(namespace)
-        return str(page["metadata"]["resourceVersion"])
+
+    def failed(self, namespace: str | None, why: str) -> None:
+        self._failing[namespace] = why
+        self._tried(namespace)
 
     def _tried(self, namespace: str | None) -> None:
         self._untried.discard(namespace)
         if not self._untried:
             self.synced.set()
 
-    async def _watch(self, path: str, version: str) -> str:
-        """Apply events from ``version`` on until the server ends the watch; the last version."""
-        params = {
-            "labelSelector": self._selector,
-            "resourceVersion": version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(self._watch_seconds),
-        }
-        async for event in self._client.watch(path, params):
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                raise ApiError(int(obj.get("code") or 500), "WATCH", path, str(obj.get("message")))
-            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-            if kind in ("ADDED", "MODIFIED", "DELETED"):
-                self.apply(kind, obj)
-        return version
-
-    def apply(self, kind: str, pod: Mapping[str, Any]) -> PodKey:
+    def apply(self, kind: str, obj: Mapping[str, Any]) -> PodKey:
         """Record one pod event; the owner (if it changed) hears of it."""
-        meta = pod.get("metadata") or {}
+        meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace")), str(meta.get("name")))
-        owner = owner_uid(pod)
+        owner = owner_uid(obj)
         if kind == "DELETED" or owner is None:
             self._forget(key)
             return key
         if self._owner_of.get(key, owner) != owner:
             self._forget(key)
         self._owner_of[key] = owner
-        self._by_owner.setdefault(owner, {})[key] = slim(pod, POD_FIELDS)
+        self._by_owner.setdefault(owner, {})[key] = slim(obj, POD_FIELDS)
         self._on_change(owner)
         return key
 

@@ -28,6 +28,7 @@ from typing import Any, Final
 from containertask.api import UploadResult
 from containertask.api.constants import DOWNLOADER_CONTAINER, MAIN_CONTAINER, UPLOADER_CONTAINER
 from containertask.controller.clock import parse_time
+from containertask.controller.podwarnings import PodWarning
 
 # Waiting reasons that are a normal step, not a problem worth showing.
 ROUTINE_WAITING: Final = frozenset({"ContainerCreating", "PodInitializing"})
@@ -162,6 +163,19 @@ def _problem_waiting(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _still_waiting(status: Mapping[str, Any], container: str | None) -> bool:
+    """Whether ``container`` (None: the pod as a whole) has not started yet: a warning about
+    one that has run since no longer explains anything."""
+    statuses = [
+        *(status.get("initContainerStatuses") or ()),
+        *(status.get("containerStatuses") or ()),
+    ]
+    if container is None:
+        return not any("waiting" not in (s.get("state") or {"waiting": {}}) for s in statuses)
+    state = _status_of(statuses, container).get("state") or {"waiting": {}}
+    return "waiting" in state
+
+
 def read_upload_result(terminated: Mapping[str, Any] | None) -> UploadResult | str:
     """The uploader's UploadResult, or why there is none."""
     if terminated is None:
@@ -175,8 +189,16 @@ def read_upload_result(terminated: Mapping[str, Any] | None) -> UploadResult | s
         return f"the uploader's result is not valid: {error}"
 
 
-def observe(pod: Mapping[str, Any], *, has_uploader: bool, outputs: Sequence[str]) -> Observation:
-    """What the pod says about its attempt; ``outputs`` are the declared output names."""
+def observe(
+    pod: Mapping[str, Any],
+    *,
+    has_uploader: bool,
+    outputs: Sequence[str],
+    warning: PodWarning | None = None,
+) -> Observation:
+    """What the pod says about its attempt; ``outputs`` are the declared output names and
+    ``warning`` the latest Warning event that explains why the pod has not started (its status
+    says so only seconds later, or never)."""
     status = pod.get("status") or {}
     scheduled = _scheduled(status)
     main = _status_of(status.get("containerStatuses"), MAIN_CONTAINER)
@@ -241,6 +263,11 @@ def observe(pod: Mapping[str, Any], *, has_uploader: bool, outputs: Sequence[str
         )
     if "running" in (main.get("state") or {}):
         return Observation(State.RUNNING, "Running", None, scheduled=scheduled)
+    if warning is not None and _still_waiting(status, warning.container):
+        where = f"{warning.container}: " if warning.container else ""
+        return Observation(
+            State.PENDING, warning.reason, where + warning.message, scheduled=scheduled
+        )
     if scheduled is not None and scheduled.status == "False":
         return Observation(
             State.PENDING,

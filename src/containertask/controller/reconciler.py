@@ -39,6 +39,7 @@ from containertask.controller.decide import (
 )
 from containertask.controller.kube import ApiError, Client
 from containertask.controller.metrics import Metrics
+from containertask.controller.podwarnings import PodWarning
 from containertask.controller.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ SERIALIZE_POLL_SECONDS: Final = 5.0  # a task waiting for its identical twin loo
 MAX_ERROR_DELAY: Final = 60.0
 
 PodLookup = Callable[[str], Iterable[Mapping[str, Any]]]
+WarningLookup = Callable[[Mapping[str, Any]], PodWarning | None]
 
 
 def controlled_by(pod: Mapping[str, Any], uid: str) -> bool:
@@ -80,13 +82,16 @@ class Reconciler:
         pods: PodLookup,
         metrics: Metrics | None = None,
         sees: Callable[[str], bool] = lambda _: True,
+        warnings: WarningLookup = lambda _: None,
     ) -> None:
         """``pods`` gives the pods a task controls (by uid); ``sees`` whether the pods of a
-        namespace are known, without which no decision is taken there."""
+        namespace are known, without which no decision is taken there; ``warnings`` the latest
+        Warning event that explains why a pod has not started."""
         self._client = client
         self._settings = settings
         self._pods = pods
         self._sees = sees
+        self._warnings = warnings
         self._metrics = metrics
         self._policy = Policy(
             settings.pending_timeout_seconds,
@@ -310,10 +315,13 @@ class Reconciler:
         if cache_hit is None and self._twin_running(uid, task):
             # Cache(serialize=True): wait for the identical task, then reuse its outputs.
             return SERIALIZE_POLL_SECONDS
-        decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit)
+        warnings = {n: w for n, pod in pods.items() if (w := self._warnings(pod)) is not None}
+        decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit, warnings=warnings)
         if decision.confirm is not None:
             pods, gone = await self._look_up(task, pods, decision.confirm)
-            decision = decide(task, pods, datetime.now(UTC), self._policy, cache_hit, gone)
+            decision = decide(
+                task, pods, datetime.now(UTC), self._policy, cache_hit, gone, warnings
+            )
         if decision.create is not None:
             assert isinstance(task.spec, TaskSpec)  # decide never creates a pod for a bad spec
             outcome = await self._create(body, task, task.spec, decision.create, pods)

@@ -24,6 +24,7 @@ POD_FIELDS: Final = {
     "metadata": (
         "name",
         "namespace",
+        "uid",
         "labels",
         "ownerReferences",
         "finalizers",

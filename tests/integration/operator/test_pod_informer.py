@@ -1,4 +1,5 @@
-"""The operator's pod informer against the real apiserver: listing, watching, label selection."""
+"""The operator's informers against the real apiserver: listing, watching, label and field
+selection."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import localcluster
 from containertask.api import API_VERSION, KIND
 from containertask.controller import kube
 from containertask.controller.informer import PodInformer
+from containertask.controller.podwarnings import WarningInformer
 from containertask.controller.ratelimit import TokenBucket
 from localcluster import kwok
 
@@ -103,3 +105,83 @@ def test_informer_lists_then_follows_its_pods(
 
     changed = asyncio.run(scenario())
     assert changed and set(changed) == {uid}
+
+
+def event(
+    name: str, namespace: str, pod: dict[str, Any], kind: str, reason: str, message: str
+) -> dict[str, Any]:
+    meta = pod["metadata"]
+    return {
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "fieldPath": "spec.containers{main}",
+        },
+        "type": kind,
+        "reason": reason,
+        "message": message,
+        "source": {"component": "kubelet"},
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+    }
+
+
+def test_warning_informer_follows_the_warnings_about_our_pods(
+    cluster: localcluster.Cluster,
+    chart_crd: str,
+    api_client: Any,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server takes the field selector (only Warning events about pods arrive); the
+    latest warning of an owned pod is kept and its task told."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    core = client.CoreV1Api(api_client)
+    tasks = Tasks(api_client, namespace)
+    task = tasks.create("warned")
+    uid = task["metadata"]["uid"]
+    ours = dict([SELECTOR.split("=")])
+    pod = api_client.sanitize_for_serialization(
+        core.create_namespaced_pod(namespace, owned_pod("warned-1", task, ours))
+    )
+
+    async def scenario() -> list[str]:
+        api = kube.Client(
+            lambda: kopf.login_with_kubeconfig(settings=kopf.OperatorSettings()),
+            TokenBucket(0, 1),
+            timeout=30,
+        )
+        pods = PodInformer(api, [namespace], SELECTOR, lambda _: None, watch_seconds=2)
+        changed: list[str] = []
+        warnings = WarningInformer(api, [namespace], pods.owner_of, changed.append, 2)
+
+        def post(name: str, kind: str, reason: str, message: str) -> None:
+            core.create_namespaced_event(
+                namespace, event(name, namespace, pod, kind, reason, message)
+            )
+
+        running = [asyncio.create_task(pods.run()), asyncio.create_task(warnings.run())]
+        try:
+            await asyncio.wait_for(pods.synced.wait(), 20)
+            await asyncio.to_thread(post, "normal", "Normal", "Pulling", "Pulling")
+            await asyncio.to_thread(
+                post, "pull", "Warning", "Failed", 'Failed to pull image "nope:1"'
+            )
+            await until(lambda: warnings.warning_for(pod) is not None, "no warning arrived")
+            found = warnings.warning_for(pod)
+            assert found is not None
+            assert (found.reason, found.container) == ("ErrImagePull", "main")
+            assert found.message == 'Failed to pull image "nope:1"'
+        finally:
+            for job in running:
+                job.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await api.close()
+        return changed
+
+    assert asyncio.run(scenario()) == [uid]

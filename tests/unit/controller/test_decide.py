@@ -23,6 +23,7 @@ from containertask.controller.decide import (
     fit_outputs,
     refused,
 )
+from containertask.controller.podwarnings import PodWarning
 from containertask.controller.refusals import Refusal, classify
 
 pytestmark = pytest.mark.unit
@@ -267,6 +268,22 @@ def test_unfinished_attempt_shows_its_state(
     assert condition(t.status, "Succeeded")["reason"] == reason
     assert [e.reason for e in d.events if e.type == "Warning"] == ([reason] if warning else [])
     assert d.create is None and d.delete == ()
+
+
+def test_a_warning_event_shows_the_pull_reason_before_the_pod_status_does() -> None:
+    """The kubelet's event comes seconds before the pod's status says ErrImagePull: the task
+    shows it at once, warns once, and still fails only at the pending deadline."""
+    pull = PodWarning("uid-1", "ErrImagePull", 'Failed to pull image "absent:1"', "main", None)
+    creating = pod(main=waiting("ContainerCreating"))
+    t, d = step(started(retries={"limit": 0}), {1: creating}, 3, warnings={1: pull})
+    assert (t.status["phase"], t.status["reason"]) == ("Pending", "ErrImagePull")
+    assert t.status["message"] == 'main: Failed to pull image "absent:1"'
+    assert [e.reason for e in d.events if e.type == "Warning"] == ["ErrImagePull"]
+    assert d.delete == () and d.requeue_after == 297
+    _, d = step(t, {1: creating}, 300, warnings={1: pull})
+    assert d.status is not None
+    assert (d.status["phase"], d.status["reason"]) == ("Failed", "PendingTimeout")
+    assert 'ErrImagePull: main: Failed to pull image "absent:1"' in d.status["message"]
 
 
 def test_routine_progress_costs_no_status_write() -> None:
