@@ -8,9 +8,10 @@ of MinIO during the transfer (medians), peak RSS, and ``vs s5cmd``: s5cmd's medi
 tool's (targets: >= 1.2x on every operation, peak RSS <= 200 MiB).
 
 The machine's own limits are measured in the same rounds with trivial clients
-(``raw_s3.py``): one plain HTTP GET/PUT of the large object on one connection, many small objects
-through presigned URLs, 1 MiB writes of the large file to the local disk, the small files created
-with bare ``os.open``/``os.write``. ``vs limit`` is the tool's median throughput over the limit's.
+(``raw_s3.py``): one plain HTTP GET/PUT of the large object on one connection, the same GET
+written to a file as it comes (``raw-download``: the simplest download there is), many small
+objects through presigned URLs, 32 KiB writes of the large file to the local disk, the small files
+created with bare ``os.open``/``os.write``. ``vs limit`` is the tool's median throughput over the limit's.
 The load average is printed with every round: the machine may be shared.
 
 Every transfer starts after ``--settle`` seconds (4) of quiet: these VMs hand freed memory back
@@ -110,7 +111,7 @@ OPERATIONS = ("upload-large", "download-large", "upload-small", "download-small"
 # The trivial clients that measure the machine's limits, per operation.
 LIMITS = {
     "upload-large": ("raw-put",),
-    "download-large": ("raw-get", "disk-write"),
+    "download-large": ("raw-get", "raw-download", "disk-write"),
     "upload-small": ("raw-put",),
     "download-small": ("raw-get", "disk-create"),
 }

@@ -17,7 +17,7 @@ RAW_THREADS = 32  # connections of the trivial small-object client
 
 def main() -> None:
     name, op, src, dst = sys.argv[1:5]
-    prepare = _prepare_raw(op, src, dst) if name.startswith("raw") else None
+    prepare = _prepare_raw(name, op, src, dst) if name.startswith("raw") else None
     start = time.perf_counter()
     if prepare is not None:
         prepare()
@@ -26,7 +26,7 @@ def main() -> None:
     print(f"transfer-seconds {time.perf_counter() - start:.3f}")
 
 
-def _prepare_raw(op: str, src: str, dst: str) -> Callable[[], object]:
+def _prepare_raw(name: str, op: str, src: str, dst: str) -> Callable[[], object]:
     """The trivial client's transfer, with its URLs presigned before the clock starts."""
     import raw_s3
 
@@ -36,7 +36,8 @@ def _prepare_raw(op: str, src: str, dst: str) -> Callable[[], object]:
         return lambda: raw_s3.put(url, Path(src))
     if op == "download-large":
         url = presigner.url("GET", src)
-        return lambda: raw_s3.get(url)
+        to = Path(dst) if name == "raw-download" else None
+        return lambda: raw_s3.get(url, to)
     if op == "upload-small":
         files = sorted(p for p in Path(src).rglob("*") if p.is_file())
         body = files[0].read_bytes()

@@ -8,7 +8,8 @@
 
 Each tag is a digest of the image's inputs, so a warm run builds nothing and two worktrees never
 overwrite each other's image. Archives live in ``<cache>/images/``; :func:`load` imports them into
-the node's containerd.
+the node's containerd. Each build keeps the ``KEEP_BUILDS`` newest archives of its image (and their
+buildah images) and deletes older ones: every source change makes a new 130 MB operator image.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CONTAINERFILE = REPO_ROOT / "operator" / "Containerfile"
 BUSYBOX = Path("/bin/busybox")
 BASE = "docker.io/library/python:3.11-slim"
 PYTHON_VERSION = "3.11"
+KEEP_BUILDS = 3  # archives of one image kept (other worktrees may use an older one)
 # The stand-in for BASE: Debian's Python, with pip allowed to install into it (PEP 668 guard
 # removed) and the paths the official image has.
 DEBIAN_BASE_HOOKS = (
@@ -90,6 +92,19 @@ def _log(settings: Settings, name: str) -> Path:
     return path
 
 
+def _prune(settings: Settings, name: str) -> list[str]:
+    """Delete all but the ``KEEP_BUILDS`` newest archives of image ``name``; their tags."""
+    archives = sorted(
+        _images_dir(settings).glob(f"{name}-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in archives[KEEP_BUILDS:]:
+        old.unlink(missing_ok=True)
+        event("image.pruned", archive=old)
+    return [
+        old.name.removeprefix(f"{name}-").removesuffix(".tar") for old in archives[KEEP_BUILDS:]
+    ]
+
+
 def _run(argv: list[str], log: Path, what: str) -> None:
     with log.open("a") as out:
         out.write(f"\n# {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n")
@@ -115,6 +130,7 @@ def pause(settings: Settings) -> Image:
         binary = Path(tmp) / "pause"
         _run(["gcc", "-static", "-O2", "-s", "-o", str(binary), str(source)], log, "pause image")
         archive.write(image.archive, image.ref, ["/pause"], archive.Layer({"pause": binary}))
+        _prune(settings, "pause")
     event("image.built", image=image.ref)
     return image
 
@@ -152,6 +168,7 @@ def examples(settings: Settings) -> Image:
             workdir="/examples",
         )
         archive.write(image.archive, image.ref, [], layer)
+        _prune(settings, "examples")
     event("image.built", image=image.ref)
     return image
 
@@ -352,6 +369,12 @@ def containertask(settings: Settings) -> Image:
             "containertask image (buildah push)",
         )
         partial.replace(image.archive)
+        for tag in _prune(settings, "containertask"):
+            subprocess.run(
+                ["buildah", *_storage(settings), "rmi", f"localhost/containertask:{tag}"],
+                capture_output=True,
+                check=False,  # built by another cache, or removed already: nothing to free
+            )
     event("image.built", image=image.ref, seconds=round(time.monotonic() - began, 1))
     return image
 

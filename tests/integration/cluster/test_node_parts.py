@@ -60,6 +60,22 @@ def test_image_tags_follow_the_inputs(tmp_path: Path, monkeypatch: pytest.Monkey
     assert after.archive.parent == tmp_path / "cache" / "images"
 
 
+def test_each_build_keeps_only_the_newest_archives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(run_dir=tmp_path / "run", bin_root=tmp_path / "cache" / "bin")
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    script = _write(examples, "a.sh", b"echo 0\n", executable=True)
+    monkeypatch.setattr(images, "EXAMPLES", examples)
+    built = []
+    for n in range(images.KEEP_BUILDS + 2):
+        script.write_bytes(f"echo {n}\n".encode())
+        built.append(images.examples(settings).archive)
+    kept = sorted((tmp_path / "cache" / "images").glob("examples-*.tar"))
+    assert kept == sorted(built[-images.KEEP_BUILDS :])
+
+
 def test_pods_get_no_default_route_and_no_masquerade(tmp_path: Path) -> None:
     [bridge, _] = nodenet.cni_config(tmp_path)["plugins"]  # type: ignore[misc]
     assert bridge["ipMasq"] is False

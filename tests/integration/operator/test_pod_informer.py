@@ -56,6 +56,15 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 20) -> No
         await asyncio.sleep(0.05)
 
 
+def operator_client() -> kube.Client:
+    """The operator's API client, logged in with $KUBECONFIG."""
+    return kube.Client(
+        lambda: kopf.login_with_kubeconfig(settings=kopf.OperatorSettings()),
+        TokenBucket(0, 1),
+        timeout=30,
+    )
+
+
 def test_informer_lists_then_follows_its_pods(
     cluster: localcluster.Cluster,
     chart_crd: str,
@@ -73,11 +82,7 @@ def test_informer_lists_then_follows_its_pods(
     core.create_namespaced_pod(namespace, owned_pod("not-ours", task, {"app": "other"}))
 
     async def scenario() -> list[str]:
-        api = kube.Client(
-            lambda: kopf.login_with_kubeconfig(settings=kopf.OperatorSettings()),
-            TokenBucket(0, 1),
-            timeout=30,
-        )
+        api = operator_client()
         changed: list[str] = []
         informer = PodInformer(api, [namespace], SELECTOR, changed.append, watch_seconds=2)
 
@@ -151,11 +156,7 @@ def test_warning_informer_follows_the_warnings_about_our_pods(
     )
 
     async def scenario() -> list[str]:
-        api = kube.Client(
-            lambda: kopf.login_with_kubeconfig(settings=kopf.OperatorSettings()),
-            TokenBucket(0, 1),
-            timeout=30,
-        )
+        api = operator_client()
         pods = PodInformer(api, [namespace], SELECTOR, lambda _: None, watch_seconds=2)
         changed: list[str] = []
         warnings = WarningInformer(api, [namespace], pods.owner_of, changed.append, 2)
