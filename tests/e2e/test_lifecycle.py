@@ -48,6 +48,7 @@ def test_missing_image_shows_the_pull_reason_within_ten_seconds(run_task: RunTas
     created = time.monotonic()
     wait_for("a pull reason", lambda: run.status().reason in PULL_REASONS, timeout=30)
     took = time.monotonic() - created
+    print(f"pull reason {run.status().reason} after {took:.1f} s")
     assert took <= 10, f"pull reason after {took:.1f} s"
     assert "containertask-absent" in (run.status().message or "")
     run.cancel()
