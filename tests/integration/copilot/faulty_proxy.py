@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from urllib.parse import urlparse
 
+CUT_AFTER = 1 << 20  # bytes of an answer a "cut" connection passes on before it closes
 SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
     b"Content-Length: 0\r\nConnection: close\r\n\r\n"
@@ -17,8 +18,9 @@ SERVICE_UNAVAILABLE = (
 
 
 class FaultyProxy:
-    """Forwards to ``upstream``; the first ``failures`` connections are reset (``reset``) or get
-    a 503 answer to their first request (``503``). ``failed`` counts the failures served;
+    """Forwards to ``upstream``; the first ``failures`` connections are reset (``reset``), get
+    a 503 answer to their first request (``503``), or close after ``CUT_AFTER`` bytes of the
+    answer (``cut``). ``failed`` counts the failures served;
     ``requests`` holds (method and path, Range header or None) of each request forwarded, read
     from the client's bytes on the assumption that requests carry no body (GET, HEAD)."""
 
@@ -48,15 +50,16 @@ class FaultyProxy:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
             return
-        if fail:
+        if fail and self.mode == "503":
             _read_headers(conn)
             conn.sendall(SERVICE_UNAVAILABLE)
             conn.close()
             return
         upstream = socket.create_connection(self.upstream)
-        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+        limit = CUT_AFTER if fail else None
+        threading.Thread(target=_pipe, args=(upstream, conn, limit), daemon=True).start()
         seen = bytearray()
-        _pipe(conn, upstream, lambda chunk: self._record(seen, chunk))
+        _pipe(conn, upstream, None, lambda chunk: self._record(seen, chunk))
 
     def _record(self, seen: bytearray, chunk: bytes) -> None:
         seen += chunk
@@ -65,7 +68,8 @@ class FaultyProxy:
             del seen[: end + 4]
             ranges = [h.split(":", 1)[1].strip() for h in headers if h.lower().startswith("range:")]
             with self._lock:
-                self.requests.append((line.rsplit(" ", 1)[0], ranges[0] if ranges else None))
+                target = line.rsplit(" ", 1)[0].split("?", 1)[0]  # a presigned URL's query
+                self.requests.append((target, ranges[0] if ranges else None))
 
 
 def _read_headers(conn: socket.socket) -> None:
@@ -78,12 +82,19 @@ def _read_headers(conn: socket.socket) -> None:
 
 
 def _pipe(
-    src: socket.socket, dst: socket.socket, tap: Callable[[bytes], None] = lambda chunk: None
+    src: socket.socket,
+    dst: socket.socket,
+    limit: int | None = None,
+    tap: Callable[[bytes], None] = lambda chunk: None,
 ) -> None:
+    """Copy ``src`` to ``dst`` (at most ``limit`` bytes), then close both."""
+    sent = 0
     try:
-        while chunk := src.recv(1 << 20):
+        while (limit is None or sent < limit) and (chunk := src.recv(1 << 16)):
+            chunk = chunk if limit is None else chunk[: limit - sent]
             tap(chunk)
             dst.sendall(chunk)
+            sent += len(chunk)
     except OSError:
         pass
     finally:

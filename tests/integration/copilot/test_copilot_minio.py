@@ -10,16 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import obstore
 import pytest
 from faulty_proxy import faulty_proxy
 from flyteidl2.core import literals_pb2
+from obstore.store import S3Store
 
 from containertask.api.constants import COPILOT_CONFIG_ENV
 from containertask.api.contract import CopilotConfig, UploadResult
 from containertask.api.types import Directory, File, TypeRef
 from containertask.api.values import from_literal_map, to_json
 from containertask.copilot.entrypoint import main
-from containertask.storage import Limits, NotFoundError, Storage, StorageError
+from containertask.storage import Limits, NotFoundError, Storage, StorageError, signedget
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +151,8 @@ def test_large_file_and_many_files(s3_prefix: str, tmp_path: Path) -> None:
 def test_a_large_download_asks_for_each_range_once(
     s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first ranged answer tells the size: no HEAD, no whole-object GET thrown away."""
+    """The first ranged answer tells the size: no HEAD, no whole-object GET thrown away; the
+    rest comes in one range per other stream (from a presigned URL)."""
     data = os.urandom(10 * MiB + 5)
     Storage().write_bytes(f"{s3_prefix}/big", data)
     limits = Limits(range_size=4 * MiB, range_concurrency=2)
@@ -160,10 +163,27 @@ def test_a_large_download_asks_for_each_range_once(
 
     assert (tmp_path / "big").read_bytes() == data
     path = "GET /" + s3_prefix.removeprefix("s3://") + "/big"
-    assert sorted(proxy.requests) == [
-        (path, "bytes=0-4194303"),
-        (path, "bytes=4194304-8388607"),
-        (path, "bytes=8388608-10485764"),
+    assert sorted(proxy.requests) == [(path, "bytes=0-4194303"), (path, "bytes=4194304-10485764")]
+
+
+def test_behind_a_proxy_every_range_goes_through_obstore(
+    s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """obstore honours HTTPS_PROXY/NO_PROXY, http.client does not: no presigned ranges then."""
+    data = os.urandom(10 * MiB + 5)
+    Storage().write_bytes(f"{s3_prefix}/big", data)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # unused: NO_PROXY covers MinIO
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    with faulty_proxy(os.environ["AWS_ENDPOINT_URL"], failures=0, mode="reset") as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        Storage(Limits(range_size=4 * MiB)).download_file(f"{s3_prefix}/big", tmp_path / "big")
+
+    assert (tmp_path / "big").read_bytes() == data
+    assert sorted(r for _, r in proxy.requests) == [
+        "bytes=0-4194303",
+        "bytes=4194304-8388607",
+        "bytes=8388608-10485764",
     ]
 
 
@@ -207,4 +227,58 @@ def test_persistent_failure_is_reported_after_retries(
         storage = Storage(Limits(max_retries=2, retry_timeout_seconds=10))
         with pytest.raises(StorageError, match=f"{s3_prefix}/x"):
             storage.write_bytes(f"{s3_prefix}/x", b"x")
+    assert proxy.failed == 3  # the first try and two retries
+
+
+def _signed(endpoint: str, uri: str) -> tuple[str, str | None]:
+    """A presigned GET URL of ``uri`` through ``endpoint``, and the object's ETag (read from
+    MinIO itself: a proxy in ``endpoint`` sees only the presigned requests)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+
+    def store(at: str) -> S3Store:
+        return S3Store(bucket, config={"endpoint": at}, client_options={"allow_http": True})
+
+    e_tag = obstore.head(store(os.environ["AWS_ENDPOINT_URL"]), key)["e_tag"]
+    return obstore.sign(store(endpoint), "GET", key, timedelta(minutes=5)), e_tag
+
+
+def _fetch_into(buffer: bytearray, url: str, e_tag: str | None, retries: int = 3) -> None:
+    def write_at(data: memoryview, offset: int) -> int:
+        buffer[offset : offset + len(data)] = data
+        return offset + len(data)
+
+    signedget.fetch(
+        url, write_at, 0, len(buffer), e_tag=e_tag, piece=32768, retries=retries, retry_seconds=30
+    )
+
+
+def test_a_presigned_range_resumes_where_a_dropped_connection_stopped(s3_prefix: str) -> None:
+    data = os.urandom(5 * MiB + 3)
+    Storage().write_bytes(f"{s3_prefix}/big", data)
+    with faulty_proxy(os.environ["AWS_ENDPOINT_URL"], failures=2, mode="cut") as proxy:
+        url, e_tag = _signed(proxy.endpoint, f"{s3_prefix}/big")
+        back = bytearray(len(data))
+        _fetch_into(back, url, e_tag)
+    assert back == data
+    assert proxy.failed == 2
+    ranges = [r for _, r in proxy.requests]
+    starts = [int(r.removeprefix("bytes=").split("-")[0]) for r in ranges if r]
+    assert len(ranges) == 3 and all(r and r.endswith(f"-{len(data) - 1}") for r in ranges)
+    assert starts[0] == 0 < starts[1] < starts[2] < len(data)  # each resumes where it was cut
+
+
+def test_a_presigned_range_of_a_replaced_object_fails(s3_prefix: str) -> None:
+    Storage().write_bytes(f"{s3_prefix}/obj", b"one" * 1000)
+    url, e_tag = _signed(os.environ["AWS_ENDPOINT_URL"], f"{s3_prefix}/obj")
+    Storage().write_bytes(f"{s3_prefix}/obj", b"two" * 1000)
+    with pytest.raises(signedget.RangeError, match="HTTP 412"):
+        _fetch_into(bytearray(3000), url, e_tag)
+
+
+def test_a_presigned_range_gives_up_after_its_retries(s3_prefix: str) -> None:
+    Storage().write_bytes(f"{s3_prefix}/obj", b"x" * 3000)
+    with faulty_proxy(os.environ["AWS_ENDPOINT_URL"], failures=1000, mode="503") as proxy:
+        url, e_tag = _signed(proxy.endpoint, f"{s3_prefix}/obj")
+        with pytest.raises(ConnectionError, match="HTTP 503"):
+            _fetch_into(bytearray(3000), url, e_tag, retries=2)
     assert proxy.failed == 3  # the first try and two retries
