@@ -325,7 +325,13 @@ def containertask(settings: Settings) -> Image:
         if image.archive.exists():
             return image
         log = _log(settings, "containertask")
-        packages.ensure({n: packages.IMAGES[n] for n in ("buildah", "podman", "mmdebstrap")}, log)
+        packages.ensure(
+            {
+                n: packages.IMAGES[n]
+                for n in (packages.OCI_RUNTIME, "buildah", "podman", "mmdebstrap")
+            },
+            log,
+        )
         began = time.monotonic()
         _ensure_base(settings, log)
         wheels = _wheelhouse(settings, log)
@@ -339,6 +345,7 @@ def containertask(settings: Settings) -> Image:
                     "buildah",
                     *_storage(settings),
                     "bud",
+                    f"--runtime={packages.OCI_RUNTIME}",
                     "--pull-never",
                     "--network",
                     "none",

@@ -22,7 +22,13 @@ NODE: dict[str, str] = {
     "iproute2": "6.1.0-3",
     "socat": "1.7.4.4-2",
 }
+# The OCI runtime buildah and podman run containers with. Debian's podman and buildah accept
+# crun or runc and apt picks crun when neither is installed; crun 1.8 refuses a host whose
+# cgroup v2 mount holds a controller beside the v1 hierarchies ("cgroups in hybrid mode not
+# supported", seen on a fresh machine with hugetlb on /sys/fs/cgroup/unified). runc runs there.
+OCI_RUNTIME = "runc"
 IMAGES: dict[str, str] = {
+    OCI_RUNTIME: NODE["runc"],
     "buildah": "1.28.2+ds1-3+deb12u1+b3",
     "podman": "4.3.1+ds1-8+deb12u1+b3",  # imports the base image made with mmdebstrap
     "busybox-static": "1:1.35.0-4+deb12u1+b1",

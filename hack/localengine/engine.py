@@ -30,20 +30,24 @@ BINARIES: Final = {"docker": "dockerd", "podman": "podman"}
 # Debian 12 versions these tests ran with (see localcluster.packages for how pins are treated).
 ENGINE_PACKAGES: Final = {
     "docker": {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"},
-    "podman": {"podman": packages.IMAGES["podman"]},
+    "podman": {
+        packages.OCI_RUNTIME: packages.IMAGES[packages.OCI_RUNTIME],
+        "podman": packages.IMAGES["podman"],
+    },
 }
 # What the test images are made of (mkimage): Debian's busybox and Python 3.11.
 IMAGE_PACKAGES: Final = {
     "busybox-static": packages.IMAGES["busybox-static"],
     "python3": "3.11.2-1+b1",
 }
-_PODMAN_CONF: Final = """[containers]
+_PODMAN_CONF: Final = f"""[containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 netns = "none"
 
 [engine]
 events_logger = "file"
 cgroup_manager = "cgroupfs"
+runtime = "{packages.OCI_RUNTIME}"
 """
 
 
