@@ -275,6 +275,15 @@ def observe(
             scheduled.message,
             scheduled=scheduled,
         )
+    if "terminated" in (downloading.get("state") or {}):
+        # Between the download and the program: the uploader and main are being started (and
+        # main's image pulled), which the pending deadline counts again.
+        return Observation(
+            State.PENDING,
+            "Starting",
+            "the inputs are in place; the containers are starting",
+            scheduled=scheduled,
+        )
     return Observation(State.PENDING, "Pending", None, scheduled=scheduled)
 
 

@@ -175,6 +175,13 @@ CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
         True,
     ),
     (
+        "inputs-downloaded",
+        pod(main=waiting("PodInitializing"), uploader=running(), downloader=terminated(0)),
+        State.PENDING,
+        "Starting",
+        True,
+    ),
+    (
         "preempted",
         pod(
             "Running",

@@ -202,4 +202,7 @@ def test_the_pods_own_status_wins_over_a_warning(body: dict[str, Any]) -> None:
 def test_a_warning_about_a_container_that_ran_since_explains_nothing() -> None:
     body = pod(main=waiting("PodInitializing"), downloader=terminated(0))
     seen = observe(body, has_uploader=False, outputs=[], warning=_warning("downloader"))
-    assert seen.reason == "Pending"
+    assert (seen.reason, seen.message) == (
+        "Starting",
+        "the inputs are in place; the containers are starting",
+    )
