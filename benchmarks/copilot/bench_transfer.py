@@ -75,10 +75,10 @@ Cold page cache:
 The 1.2x target is met here by the cold large upload and the warm small download. The warm large
 download's 1.40x is not typical: the disk-write limit moved from 0.33 to 1.42 s in the same run
 (memory the VM had handed back), and a quieter run at 17:43 (with 5 streams instead of 3) gave
-s5cmd 1.23 s, containertask 1.41 s, raw-download 1.00 s: 0.87x. No client here beats s5cmd
-by 1.2x on the large download: the simplest download there is, one GET written as it comes
-(``raw-download``), was 1.00 s against s5cmd's 1.23 s in that run, and the interpreter's start-up
-alone is 0.1 s (0.2 s with the page cache dropped; s5cmd's is 0.03 s). The small uploads are
+s5cmd 1.23 s, containertask 1.41 s, raw-download 1.00 s: 0.87x. That leaves a Python client
+little room on the large download: the simplest download there is, one GET written as it comes
+(``raw-download``), was 1.00 s against s5cmd's 1.23 s (1.23x), and the interpreter's start-up
+alone is 0.1 s (0.2 s with the page cache dropped; s5cmd's is 0.03 s), so at most about 1.12x. The small uploads are
 bound by MinIO: the trivial presigned-PUT client was 0.9-1.1x s5cmd, with 8, 32 or 128
 connections alike, and containertask 0.89x that client.
 """
