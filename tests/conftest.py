@@ -59,7 +59,9 @@ def cluster() -> Iterator[localcluster.Cluster]:
 
 @pytest.fixture(scope="session")
 def api_client(cluster: localcluster.Cluster) -> Iterator[Any]:
-    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(cluster.kubeconfig)
+    )
     yield api
     api.close()
 

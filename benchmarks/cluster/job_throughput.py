@@ -42,7 +42,9 @@ def cluster_rss_mib(settings: localcluster.Settings) -> dict[str, float]:
 def run(pods: int, parallelism: int) -> dict[str, object]:
     settings = localcluster.Settings()
     result = localcluster.up(settings)
-    api = config.new_client_from_config(config_file=str(result.cluster.kubeconfig))
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(result.cluster.kubeconfig)
+    )
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
     ns = f"bench-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
@@ -72,6 +74,7 @@ def run(pods: int, parallelism: int) -> dict[str, object]:
     peak_rss: dict[str, float] = {}
     while True:
         status = batch.read_namespaced_job_status("bench", ns).status
+        assert status is not None
         if any(
             c.type in ("Complete", "Failed") and c.status == "True" for c in status.conditions or []
         ):
@@ -80,6 +83,7 @@ def run(pods: int, parallelism: int) -> dict[str, object]:
             peak_rss[name] = max(peak_rss.get(name, 0.0), mib)
         time.sleep(0.5)
     seconds = time.monotonic() - started
+    assert status.conditions is not None
     outcome = [c.type for c in status.conditions if c.status == "True"]
     core.delete_namespace(ns)
     if result.started:

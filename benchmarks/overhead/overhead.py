@@ -28,11 +28,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config, watch
 
@@ -81,7 +81,10 @@ def _follow(
     list_call: Callable[..., Any], on_event: Callable[[str, Any], None], *args: Any
 ) -> None:
     while True:
-        for event in watch.Watch().stream(list_call, *args, timeout_seconds=300):
+        stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+            list_call, *args, timeout_seconds=300
+        )
+        for event in stream:
             on_event(event["type"], event["object"])
 
 
@@ -165,7 +168,7 @@ def run_bare(api: client.ApiClient, seen: Seen, image: str, timeout: float) -> S
     core = client.CoreV1Api(api)
     name = f"bare-{uuid.uuid4().hex[:8]}"
     submitted = now()
-    core.create_namespaced_pod(TASKS, bare_pod(name, image))
+    core.create_namespaced_pod(TASKS, bare_pod(name, image))  # type: ignore[arg-type]
     seen.wait(lambda: name in seen.succeeded or name in seen.failed, timeout)
     if name in seen.failed:
         raise RuntimeError(f"{name}: {seen.failed[name]}")
@@ -183,17 +186,26 @@ def run_task(api: client.ApiClient, seen: Seen, image: str, timeout: float) -> S
     try:
         seen.wait(lambda: name in seen.succeeded or name in seen.failed, timeout)
     except TimeoutError as late:
-        obj = custom.get_namespaced_custom_object(GROUP, VERSION, TASKS, PLURAL, name)
+        obj = cast(
+            Mapping[str, Any],
+            custom.get_namespaced_custom_object(GROUP, VERSION, TASKS, PLURAL, name),
+        )
         pods = core.list_namespaced_pod(TASKS, label_selector=f"{LABEL_TASK}={name}").items
-        states = [(p.metadata.name, p.status.to_dict()) for p in pods]
+        states = [_state(p) for p in pods]
         raise RuntimeError(f"{name}: {late}; status {obj.get('status')}; pods {states}") from None
     if name in seen.failed:
         raise RuntimeError(f"{name}: {seen.failed[name]}")
     [pod] = core.list_namespaced_pod(TASKS, label_selector=f"{LABEL_TASK}={name}").items
+    assert pod.metadata is not None and pod.metadata.name is not None
     began, ended = program_clock(core, pod.metadata.name)
     custom.delete_namespaced_custom_object(GROUP, VERSION, TASKS, PLURAL, name)
     done = seen.succeeded[name]
     return Sample(began - seen.created[pod.metadata.name], done - ended, done - submitted)
+
+
+def _state(pod: client.V1Pod) -> tuple[str | None, dict[str, Any]]:
+    assert pod.metadata is not None and pod.status is not None
+    return pod.metadata.name, pod.status.to_dict()
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -237,7 +249,9 @@ def main() -> int:
             raise SystemExit(f"no real node runs from {settings.run_dir}")
         images = deploy.images_on_node(settings)
         examples = images["examples"].ref
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(cluster.kubeconfig)
+        )
         with chart_operator(cluster, images["containertask"]):
             seen = Seen()
             start_watches(api, seen)
@@ -247,7 +261,7 @@ def main() -> int:
             for _ in range(args.runs):  # interleaved, so load changes hit both alike
                 samples["bare pod"].append(run_bare(api, seen, examples, args.timeout))
                 samples["task"].append(run_task(api, seen, examples, args.timeout))
-    report = {
+    report: dict[str, dict[str, Any]] = {
         kind: {
             metric: summary([getattr(s, metric) for s in runs])
             for metric in ("start", "end", "total")

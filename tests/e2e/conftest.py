@@ -107,7 +107,9 @@ def run_task(operator: Operator, sdk_client: Client) -> Callable[..., containert
     """Submit a task (``containertask.ContainerTask``) with inputs to the process operator."""
 
     def run(task: containertask.ContainerTask, **inputs: Any) -> containertask.Run:
-        return containertask.with_runcontext(client=sdk_client).run(task, **inputs)
+        submitted = containertask.with_runcontext(client=sdk_client).run(task, **inputs)
+        assert isinstance(submitted, containertask.Run)
+        return submitted
 
     return run
 

@@ -66,7 +66,13 @@ def submit(
     """Submit to the session's operator; local files go under the bucket's ``raw/``."""
     bucket = deploy.output_location(node_cluster).removeprefix("s3://").split("/")[0]
     context = containertask.with_runcontext(client=sdk_client, raw_data_path=f"s3://{bucket}/raw")
-    return lambda task, **inputs: context.run(task, **inputs)
+
+    def run(task: containertask.ContainerTask, **inputs: Any) -> containertask.Run:
+        submitted = context.run(task, **inputs)
+        assert isinstance(submitted, containertask.Run)
+        return submitted
+
+    return run
 
 
 @pytest.mark.parametrize(

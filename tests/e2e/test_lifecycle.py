@@ -32,6 +32,16 @@ def _running(run: containertask.Run) -> bool:
     return run.status().phase is Phase.RUNNING
 
 
+def _name(pod: client.V1Pod) -> str | None:
+    assert pod.metadata is not None
+    return pod.metadata.name
+
+
+def _phase(pod: client.V1Pod) -> str | None:
+    assert pod.status is not None
+    return pod.status.phase
+
+
 def _absent_image_task(pending_seconds: int) -> containertask.ContainerTask:
     return containertask.ContainerTask(
         name="no-image",
@@ -105,7 +115,8 @@ def test_delete_during_upload_removes_task_and_pod(
         try:
             run.client.get(run.name, run.namespace)
         except ApiException as err:
-            return err.status == 404
+            status: int | None = err.status
+            return status == 404
         return False
 
     wait_for("the task gone", task_gone, timeout=60)
@@ -125,15 +136,14 @@ def test_operator_pod_deleted_mid_task_the_task_completes_with_one_pod(
     )
     sdk = Client(api_client, chart_operator.namespace)
     run = containertask.with_runcontext(client=sdk).run(task)
+    assert isinstance(run, containertask.Run)
     wait_for("Running", lambda: _running(run), timeout=120)
+    assert operator_pod.metadata is not None and operator_pod.metadata.name is not None
     core.delete_namespaced_pod(operator_pod.metadata.name, chart_operator.namespace)
 
     def replaced() -> bool:
         pods = core.list_namespaced_pod(chart_operator.namespace, label_selector=selector).items
-        return any(
-            p.metadata.name != operator_pod.metadata.name and p.status.phase == "Running"
-            for p in pods
-        )
+        return any(_name(p) != _name(operator_pod) and _phase(p) == "Running" for p in pods)
 
     wait_for("a new operator pod", replaced, timeout=120)
     status = final_status(run)

@@ -92,6 +92,7 @@ def test_chart_operator_runs_as_a_pod_and_runs_the_main_job(
         chart_operator.namespace,
         label_selector=f"app.kubernetes.io/instance={chart_operator.release}",
     ).items
+    assert pod.spec is not None and pod.status is not None
     assert pod.status.phase == "Running"
     assert pod.spec.node_name == node_cluster.node_name
     assert pod.spec.service_account_name == chart_operator.release
@@ -99,13 +100,16 @@ def test_chart_operator_runs_as_a_pod_and_runs_the_main_job(
 
     sdk = Client(api_client, chart_operator.namespace)
     run = containertask.with_runcontext(client=sdk).run(ellipse, a=3.0, b=4.0)
+    assert isinstance(run, containertask.Run)
     status = run.wait(timeout=180)
     assert status.phase is Phase.SUCCEEDED, status
     assert run.outputs()["area"] == pytest.approx(math.pi * 12, rel=1e-9)
     task_pod = core.read_namespaced_pod(status.attempts[-1].pod, chart_operator.namespace)
+    assert task_pod.spec is not None and task_pod.spec.init_containers is not None
     copilot_images = {c.image for c in task_pod.spec.init_containers}
     assert copilot_images == {chart_operator.image.ref}  # the copilot defaults to the operator's
 
+    assert pod.metadata is not None and pod.metadata.name is not None
     deadline = time.monotonic() + 30
     log = ""
     while "Forbidden" not in log and time.monotonic() < deadline:

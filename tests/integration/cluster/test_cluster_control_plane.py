@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 import localcluster
@@ -34,17 +35,28 @@ def test_kwok_nodes_are_ready(cluster: localcluster.Cluster, api_client: Any) ->
     while True:
         nodes = core.list_node(label_selector="containertask.io/kwok-node").items
         ready = [
-            n.metadata.name
+            _metadata(n).name
             for n in nodes
-            if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+            if any(c.type == "Ready" and c.status == "True" for c in _status(n).conditions or [])
         ]
         if len(ready) >= localcluster.Settings().nodes or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert len(ready) == localcluster.Settings().nodes
-    allocatable = nodes[0].status.allocatable
-    assert parse_quantity(allocatable["pods"]) == 5000
-    assert parse_quantity(allocatable["cpu"]) == 64
+    allocatable = _status(nodes[0]).allocatable
+    assert allocatable is not None
+    assert parse_quantity(allocatable["pods"]) == 5000  # type: ignore[no-untyped-call]
+    assert parse_quantity(allocatable["cpu"]) == 64  # type: ignore[no-untyped-call]
+
+
+def _metadata(node: client.V1Node) -> client.V1ObjectMeta:
+    assert node.metadata is not None
+    return node.metadata
+
+
+def _status(node: client.V1Node) -> client.V1NodeStatus:
+    assert node.status is not None
+    return node.status
 
 
 def test_up_is_idempotent(cluster: localcluster.Cluster) -> None:
@@ -89,9 +101,13 @@ def test_service_account_without_role_is_denied(
     core.create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
     )
-    token = core.create_namespaced_service_account_token(
-        "nobody", namespace, client.AuthenticationV1TokenRequest(spec={"audiences": []})
-    ).status.token
+    requested = core.create_namespaced_service_account_token(
+        "nobody",
+        namespace,
+        client.AuthenticationV1TokenRequest(spec={"audiences": []}),  # type: ignore[arg-type]
+    ).status
+    assert requested is not None
+    token = requested.token
     config = client.Configuration()
     config.host = cluster.api_server
     config.ssl_ca_cert = str(cluster.run_dir / "pki" / "ca.crt")
@@ -104,6 +120,7 @@ def test_service_account_without_role_is_denied(
         review = client.AuthenticationV1Api(as_sa).create_self_subject_review(
             client.V1SelfSubjectReview()
         )
+    assert review.status is not None and review.status.user_info is not None
     assert review.status.user_info.username == f"system:serviceaccount:{namespace}:nobody"
     can_i = cluster.kubectl(
         "auth", "can-i", "create", "pods", "-n", namespace,
@@ -162,7 +179,10 @@ def test_crd_becomes_established_and_serves_custom_resources(
             if exc.status != 404 or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    got = custom.get_namespaced_custom_object(group, "v1", namespace, "widgets", "w1")
+    got = cast(
+        Mapping[str, Any],
+        custom.get_namespaced_custom_object(group, "v1", namespace, "widgets", "w1"),
+    )
     assert got["spec"] == {"size": 3}
 
 
@@ -183,10 +203,12 @@ def test_unsatisfiable_node_selector_is_unschedulable(api_client: Any, namespace
     condition = None
     while time.monotonic() < deadline:
         status = core.read_namespaced_pod_status("nowhere", namespace).status
+        assert status is not None
         condition = next((c for c in status.conditions or [] if c.type == "PodScheduled"), None)
         if condition is not None:
             break
         time.sleep(0.2)
     assert condition is not None
     assert (condition.status, condition.reason) == ("False", "Unschedulable")
+    assert condition.message is not None
     assert "didn't match Pod's node affinity/selector" in condition.message

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from localcluster import kwok
 
@@ -161,6 +161,7 @@ def test_waiting_reason_keeps_the_pod_pending(core: client.CoreV1Api, namespace:
     )
     time.sleep(1.5)  # longer than a default run: it must still not have started
     pod = core.read_namespaced_pod("pullfail", namespace)
+    assert pod.status is not None
     assert pod.status.phase == "Pending"
     waiting = _states(pod.status.container_statuses)["main"].state.waiting
     assert (waiting.reason, waiting.message) == ("ErrImagePull", "pull access denied for nope")

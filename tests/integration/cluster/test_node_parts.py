@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_each_build_keeps_only_the_newest_archives(
 
 
 def test_pods_get_no_default_route_and_no_masquerade(tmp_path: Path) -> None:
-    [bridge, _] = nodenet.cni_config(tmp_path)["plugins"]  # type: ignore[misc]
+    [bridge, _] = cast(list[dict[str, Any]], nodenet.cni_config(tmp_path)["plugins"])
     assert bridge["ipMasq"] is False
     assert bridge["ipam"]["routes"] == [{"dst": nodenet.SERVICE_CIDR, "gw": nodenet.NODE_IP}]
     assert bridge["ipam"]["ranges"] == [

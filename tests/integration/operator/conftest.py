@@ -54,6 +54,7 @@ def start_operator(
     core = client.CoreV1Api(api_client)
     release = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
     for pod in core.list_namespaced_pod(namespace).items:
+        assert pod.metadata is not None and pod.metadata.name is not None
         if TRACKING_FINALIZER in (pod.metadata.finalizers or ()):
             core.patch_namespaced_pod(pod.metadata.name, namespace, release)
 

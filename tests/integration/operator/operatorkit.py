@@ -10,9 +10,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
@@ -134,14 +134,22 @@ class Tasks:
             "spec": body_spec,
         }
         return dict(
-            self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, body
+            cast(
+                Mapping[str, Any],
+                self.custom.create_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, body
+                ),
             )
         )
 
     def get(self, name: str) -> dict[str, Any]:
         return dict(
-            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+            cast(
+                Mapping[str, Any],
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, name
+                ),
+            )
         )
 
     def patch_spec(self, name: str, spec: dict[str, Any]) -> None:
@@ -195,7 +203,7 @@ class Tasks:
     def pod_names(self) -> list[str]:
         return sorted(p.metadata.name for p in self.pods())
 
-    def events(self, name: str) -> list[tuple[str, str, str]]:
+    def events(self, name: str) -> list[tuple[str | None, str | None, str | None]]:
         found = self.core.list_namespaced_event(
             self.namespace,
             field_selector=f"involvedObject.name={name},involvedObject.kind=ContainerTask",
@@ -232,11 +240,13 @@ def token_kubeconfig(
     request = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
     )
-    token = (
+    status = (
         client.CoreV1Api(api_client)
         .create_namespaced_service_account_token(account, namespace, request)
-        .status.token
+        .status
     )
+    assert status is not None
+    token = status.token
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     config = {
         "apiVersion": "v1",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from operatorkit import CHART, ROOT, Operator, Tasks, helm, run_helm, token_kubeconfig
 
 import localcluster
@@ -178,10 +178,10 @@ def user_client(
     """A client for a new service account ``user`` bound to the built-in ClusterRole ``role`` in
     ``namespace`` only."""
     core = client.CoreV1Api(api_client)
-    core.create_namespaced_service_account(namespace, {"metadata": {"name": user}})
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": user}})  # type: ignore[arg-type]
     client.RbacAuthorizationV1Api(api_client).create_namespaced_role_binding(
         namespace,
-        {
+        {  # type: ignore[arg-type]
             "metadata": {"name": f"{user}-{role}"},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
@@ -192,7 +192,9 @@ def user_client(
         },
     )
     kubeconfig = token_kubeconfig(cluster, api_client, namespace, user, tmp / f"{user}.kubeconfig")
-    return config.new_client_from_config(config_file=str(kubeconfig))
+    return config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
 
 
 def eventually_allowed(call: Callable[[], Any], timeout: float = 60) -> Any:
@@ -244,7 +246,7 @@ def test_namespace_users_create_and_read_tasks_through_the_aggregated_roles(
         editor.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, "mine", {"spec": {"cancel": True}}
         )
-        forbidden = [
+        forbidden: list[Callable[[], object]] = [
             lambda: viewer.create_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, {**body, "metadata": {"name": "theirs"}}
             ),

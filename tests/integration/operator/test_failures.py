@@ -61,8 +61,26 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in status.get("conditions", []) if c["type"] == kind)
 
 
-def warnings(tasks: Tasks, name: str) -> list[str]:
+def warnings(tasks: Tasks, name: str) -> list[str | None]:
     return [reason for kind, reason, _ in tasks.events(name) if kind == "Warning"]
+
+
+def pod_metadata(tasks: Tasks, name: str) -> client.V1ObjectMeta:
+    metadata = tasks.core.read_namespaced_pod(name, tasks.namespace).metadata
+    assert metadata is not None
+    return metadata
+
+
+def pod_spec(tasks: Tasks, name: str) -> client.V1PodSpec:
+    spec = tasks.core.read_namespaced_pod(name, tasks.namespace).spec
+    assert spec is not None
+    return spec
+
+
+def pod_status(tasks: Tasks, name: str) -> client.V1PodStatus:
+    status = tasks.core.read_namespaced_pod(name, tasks.namespace).status
+    assert status is not None
+    return status
 
 
 def install_chart(cluster: localcluster.Cluster, namespace: str, *more: str) -> None:
@@ -154,7 +172,7 @@ def test_pod_security_violation_fails_at_once_with_the_api_message(
 def test_limit_range_violation_fails_at_once(operator: Operator, tasks: Tasks) -> None:
     tasks.core.create_namespaced_limit_range(
         tasks.namespace,
-        {
+        {  # type: ignore[arg-type]
             "metadata": {"name": "small"},
             "spec": {"limits": [{"type": "Container", "max": {"cpu": "500m"}}]},
         },
@@ -168,7 +186,8 @@ def test_limit_range_violation_fails_at_once(operator: Operator, tasks: Tasks) -
 
 def no_pods_quota(tasks: Tasks) -> None:
     tasks.core.create_namespaced_resource_quota(
-        tasks.namespace, {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}
+        tasks.namespace,
+        {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}},  # type: ignore[arg-type]
     )
 
 
@@ -242,12 +261,11 @@ def test_pods_carry_the_tracking_finalizer_until_their_result_is_recorded(
     tasks.create("tracked", sim={"run-seconds": "3", "message.uploader": ok()})
     tasks.wait_phase("tracked", "Running")
     pod = tasks.core.read_namespaced_pod("tracked-1", tasks.namespace)
+    assert pod.metadata is not None and pod.metadata.finalizers is not None
     assert TRACKING_FINALIZER in pod.metadata.finalizers
     tasks.wait_phase("tracked", "Succeeded")
     deadline = time.monotonic() + 20
-    while TRACKING_FINALIZER in (
-        tasks.core.read_namespaced_pod("tracked-1", tasks.namespace).metadata.finalizers or ()
-    ):
+    while TRACKING_FINALIZER in (pod_metadata(tasks, "tracked-1").finalizers or ()):
         assert time.monotonic() < deadline, "finalizer still on the pod"
         time.sleep(0.3)
     assert tasks.pod_names() == ["tracked-1"]  # released, not deleted: logs stay readable
@@ -267,12 +285,12 @@ def test_a_result_survives_the_deletion_of_its_finished_pod(
     tasks.wait_phase("kept", "Running")
     first.stop()
     deadline = time.monotonic() + 30
-    while tasks.core.read_namespaced_pod("kept-1", tasks.namespace).status.phase != "Succeeded":
+    while pod_status(tasks, "kept-1").phase != "Succeeded":
         assert time.monotonic() < deadline, "pod did not finish"
         time.sleep(0.2)
     time.sleep(1.5)  # timestamps have whole seconds: the deletion comes after the exit
     tasks.core.delete_namespaced_pod("kept-1", tasks.namespace)
-    assert tasks.core.read_namespaced_pod("kept-1", tasks.namespace).metadata.deletion_timestamp
+    assert pod_metadata(tasks, "kept-1").deletion_timestamp
     start_operator(location)
     status = tasks.wait_phase("kept", "Succeeded")
     assert status["outputs"] == {"area": 2.5}
@@ -341,7 +359,7 @@ def lost_node(cluster: localcluster.Cluster, api_client: Any) -> Iterator[str]:
         "spec": {"taints": [kwok.TAINT]},
         "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "100"}},
     }
-    core.create_node(node)
+    core.create_node(node)  # type: ignore[arg-type]
     deadline = time.monotonic() + 60
     # Ready is not enough: the node lifecycle controller lifts its not-ready NoSchedule taint
     # only at its next pass, and until then the scheduler places pods elsewhere.
@@ -383,6 +401,7 @@ def test_a_pod_on_a_lost_node_gets_a_new_attempt(
     )
     tasks.wait_phase("stranded", "Running")
     pod = tasks.core.read_namespaced_pod("stranded-1", tasks.namespace)
+    assert pod.spec is not None
     assert pod.spec.node_name == lost_node
     lost = {"key": "containertask.io/lost", "effect": "NoExecute"}
     tasks.core.patch_node(lost_node, {"spec": {"taints": [kwok.TAINT, lost]}})
@@ -390,7 +409,7 @@ def test_a_pod_on_a_lost_node_gets_a_new_attempt(
     first = status["attempts"][0]
     assert (first["reason"], first.get("disrupted")) == ("DeletionByTaintManager", True)
     tasks.wait_phase("stranded", "Running", timeout=30)
-    assert tasks.core.read_namespaced_pod("stranded-2", tasks.namespace).spec.node_name != lost_node
+    assert pod_spec(tasks, "stranded-2").node_name != lost_node
 
 
 # --- 10. bad specs fail before any pod ------------------------------------------------------------

@@ -16,7 +16,7 @@ from localcluster import kwok
 pytestmark = pytest.mark.integration
 
 OK = UploadResult(ok=True, outputs={"n": 1}).to_message()
-OUT = {"outputs": [{"name": "n", "type": "int"}]}
+OUT: dict[str, Any] = {"outputs": [{"name": "n", "type": "int"}]}
 
 
 def test_a_named_pod_template_is_read_and_its_primary_container_merged(
@@ -24,7 +24,7 @@ def test_a_named_pod_template_is_read_and_its_primary_container_merged(
 ) -> None:
     client.CoreV1Api(api_client).create_namespaced_pod_template(
         namespace,
-        {
+        {  # type: ignore[arg-type]
             "metadata": {"name": "batch"},
             "template": {
                 "metadata": {"labels": {"from-template": "yes"}},
@@ -106,7 +106,7 @@ def test_a_named_pod_template_may_not_reach_the_helpers(
 ) -> None:
     client.CoreV1Api(api_client).create_namespaced_pod_template(
         namespace,
-        {
+        {  # type: ignore[arg-type]
             "metadata": {"name": "sneaky"},
             "template": {
                 "spec": {

@@ -54,11 +54,13 @@ def test_success_publishes_the_uploaders_outputs(
     ]
     assert condition(status, "Succeeded")["status"] == "True"
     pod = tasks.core.read_namespaced_pod("area-1", tasks.namespace)
+    assert pod.spec is not None and pod.spec.init_containers is not None
     assert [c.name for c in pod.spec.init_containers] == ["uploader", "downloader"]
     assert pod.spec.init_containers[0].restart_policy == "Always"
     # As in Flyte: the image's ENTRYPOINT runs command + arguments, floats as Go writes them.
     assert pod.spec.containers[0].command is None
     assert pod.spec.containers[0].args == ["./area.sh", "3"]
+    assert pod.metadata is not None and pod.metadata.owner_references is not None
     assert pod.metadata.owner_references[0].kind == "ContainerTask"
     reasons = [reason for _, reason, _ in tasks.events("area")]
     assert "PodCreated" in reasons and "Succeeded" in reasons
@@ -203,7 +205,7 @@ def test_restart_mid_task_creates_no_second_pod(
 def test_a_pod_controlled_by_someone_else_is_not_adopted(operator: Operator, tasks: Tasks) -> None:
     tasks.core.create_namespaced_pod(
         tasks.namespace,
-        {
+        {  # type: ignore[arg-type]
             "metadata": {
                 "name": "squatted-1",
                 "annotations": {"sim.containertask.io/run-seconds": "120"},
@@ -217,6 +219,7 @@ def test_a_pod_controlled_by_someone_else_is_not_adopted(operator: Operator, tas
         assert time.monotonic() < deadline, "no PodConflict event"
         time.sleep(0.3)
     pod = tasks.core.read_namespaced_pod("squatted-1", tasks.namespace)
+    assert pod.metadata is not None
     assert not pod.metadata.owner_references
     assert tasks.status("squatted").get("phase") in (None, "Pending")
 

@@ -78,8 +78,8 @@ def test_informer_lists_then_follows_its_pods(
     task = tasks.create("owner")
     uid = task["metadata"]["uid"]
     ours = dict([SELECTOR.split("=")])
-    core.create_namespaced_pod(namespace, owned_pod("before", task, ours))
-    core.create_namespaced_pod(namespace, owned_pod("not-ours", task, {"app": "other"}))
+    core.create_namespaced_pod(namespace, owned_pod("before", task, ours))  # type: ignore[arg-type]
+    core.create_namespaced_pod(namespace, owned_pod("not-ours", task, {"app": "other"}))  # type: ignore[arg-type]
 
     async def scenario() -> list[str]:
         api = operator_client()
@@ -94,7 +94,7 @@ def test_informer_lists_then_follows_its_pods(
             await asyncio.wait_for(informer.synced.wait(), 20)
             assert names() == {"before"}  # listed; the unlabelled pod is not ours
             after = owned_pod("after", task, ours)
-            await asyncio.to_thread(lambda: core.create_namespaced_pod(namespace, after))
+            await asyncio.to_thread(lambda: core.create_namespaced_pod(namespace, after))  # type: ignore[arg-type]
             await until(lambda: names() == {"before", "after"}, "the watch never saw 'after'")
             await asyncio.sleep(3)  # the server ends the 2 s watch; the informer resumes
             await asyncio.to_thread(core.delete_namespaced_pod, "before", namespace)
@@ -152,7 +152,7 @@ def test_warning_informer_follows_the_warnings_about_our_pods(
     uid = task["metadata"]["uid"]
     ours = dict([SELECTOR.split("=")])
     pod = api_client.sanitize_for_serialization(
-        core.create_namespaced_pod(namespace, owned_pod("warned-1", task, ours))
+        core.create_namespaced_pod(namespace, owned_pod("warned-1", task, ours))  # type: ignore[arg-type]
     )
 
     async def scenario() -> list[str]:
@@ -163,7 +163,8 @@ def test_warning_informer_follows_the_warnings_about_our_pods(
 
         def post(name: str, kind: str, reason: str, message: str) -> None:
             core.create_namespaced_event(
-                namespace, event(name, namespace, pod, kind, reason, message)
+                namespace,
+                event(name, namespace, pod, kind, reason, message),  # type: ignore[arg-type]
             )
 
         running = [asyncio.create_task(pods.run()), asyncio.create_task(warnings.run())]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from operatorkit import Operator, Tasks
 
 from containertask.api import UploadResult
@@ -100,10 +100,12 @@ def test_a_native_sidecar_in_the_template_runs_beside_untouched_helpers(
     )
     tasks.wait_phase("sidecar", "Succeeded")
     pod = tasks.core.read_namespaced_pod("sidecar-1", tasks.namespace)
+    assert pod.spec is not None and pod.spec.init_containers is not None
     assert [c.name for c in pod.spec.init_containers] == ["uploader", "proxy"]
     uploader = pod.spec.init_containers[0]
     assert uploader.command == ["containertask", "copilot", "upload"]
     assert uploader.args is None
+    assert uploader.security_context is not None and uploader.env is not None
     assert uploader.security_context.run_as_user == 65532
     assert [e.name for e in uploader.env] == ["CONTAINERTASK_COPILOT_CONFIG", "TMPDIR"]
 
@@ -137,6 +139,7 @@ def test_a_pod_gets_an_api_token_only_when_its_task_names_a_service_account(
     tasks.create("t", sim={"message.uploader": ok()}, **spec)
     tasks.wait_phase("t", "Succeeded")
     pod = tasks.core.read_namespaced_pod("t-1", tasks.namespace)
+    assert pod.spec is not None and pod.spec.volumes is not None
     volumes = [v.name for v in pod.spec.volumes]
     assert any(v.startswith("kube-api-access-") for v in volumes) is token
     assert pod.spec.automount_service_account_token is (None if token else False)

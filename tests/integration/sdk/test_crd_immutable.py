@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from containertask.api import GROUP, PLURAL, VERSION
 
@@ -45,8 +46,9 @@ class Api:
         return name
 
     def replace_spec(self, name: str, spec: dict[str, Any]) -> None:
-        body = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, name
+        body = cast(
+            dict[str, Any],
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name),
         )
         body["spec"] = spec
         self.custom.replace_namespaced_custom_object(
@@ -54,8 +56,9 @@ class Api:
         )
 
     def spec(self, name: str) -> dict[str, Any]:
-        body = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, name
+        body = cast(
+            Mapping[str, Any],
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name),
         )
         return dict(body["spec"])
 

@@ -59,7 +59,9 @@ STORED = {"parts": [Directory("s3://bucket/runs/p1/")], "scores": {"x": 1, "y": 
 @pytest.fixture
 def operator_stand_in(cluster: localcluster.Cluster, crd: str) -> Iterator[Client]:
     """A second client, as the operator would have, that writes status through the API."""
-    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(cluster.kubeconfig)
+    )
     yield Client(api)
     api.close()
 
@@ -78,7 +80,9 @@ def write_statuses(
 
 
 def submit(sdk_client: Client, **inputs: Any) -> containertask.Run:
-    return containertask.with_runcontext(client=sdk_client).run(TASK, **inputs)
+    run = containertask.with_runcontext(client=sdk_client).run(TASK, **inputs)
+    assert isinstance(run, containertask.Run)
+    return run
 
 
 def test_submit_creates_a_pending_run_and_status_reads_it_back(
@@ -187,6 +191,7 @@ def test_async_submit_and_wait(
 ) -> None:
     async def main() -> dict[str, Any]:
         run = await containertask.with_runcontext(client=sdk_client).arun(TASK, a=1.0, b=1.0)
+        assert isinstance(run, containertask.Run)
         write_statuses(
             operator_stand_in,
             run.name,

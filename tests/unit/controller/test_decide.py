@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,7 +74,7 @@ def started(**changes: Any) -> Task:
     return t
 
 
-def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+def condition(status: Mapping[str, Any], kind: str) -> dict[str, Any]:
     return next(c for c in status["conditions"] if c["type"] == kind)
 
 

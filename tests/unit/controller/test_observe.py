@@ -25,7 +25,7 @@ from containertask.controller.observe import State, download_seconds, observe
 pytestmark = pytest.mark.unit
 
 OUTPUTS = ["area", "report"]
-OK = {"ok": True, "outputs": {"area": 12.5}, "outputs_uri": "s3://b/o.pb"}
+OK: dict[str, Any] = {"ok": True, "outputs": {"area": 12.5}, "outputs_uri": "s3://b/o.pb"}
 
 CASES: list[tuple[str, dict[str, Any], State, str | None, bool]] = [
     # (id, pod, state, reason, retryable)
@@ -384,7 +384,7 @@ def test_success_carries_the_upload_result_and_times() -> None:
         has_uploader=True,
         outputs=OUTPUTS,
     )
-    assert seen.result == UploadResult(**OK)  # type: ignore[arg-type]
+    assert seen.result == UploadResult(**OK)
     assert seen.exit_code == 0
     assert seen.finished_at == T1
 

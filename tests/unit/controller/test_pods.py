@@ -112,6 +112,7 @@ def test_runtime_templates_name_the_attempt() -> None:
         "main",
     )
     prefix = naming.output_prefix("s3://bucket/runs", "team-a", "area", "uid-1", 2)
+    assert prefix is not None
     assert main["args"] == [
         prefix,
         prefix.rstrip("/") + "/raw",

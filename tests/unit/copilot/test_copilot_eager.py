@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from copilot_helpers import Dirs, MakeConfig
-from test_copilot_entrypoint import start, wait_for_event
+from copilot_helpers import Dirs, MakeConfig, start, wait_for_event
 
 from containertask.api.contract import UploadResult
 from containertask.copilot.eager import EagerUploader

@@ -14,5 +14,7 @@ pytestmark = pytest.mark.unit
     os.environ.get("HYPOTHESIS_PROFILE", "ci") != "ci", reason="another profile was asked for"
 )
 def test_property_tests_run_without_wall_clock_limits() -> None:
-    assert settings.default.deadline is None
-    assert HealthCheck.too_slow in settings.default.suppress_health_check
+    default = settings.default
+    assert default is not None
+    assert default.deadline is None
+    assert HealthCheck.too_slow in default.suppress_health_check

@@ -44,13 +44,17 @@ def resource(version: int, status: dict[str, Any] | None = None) -> dict[str, An
 ATTEMPT_1 = {"number": 1, "pod": "area-1-1"}
 FAILED_1 = {**ATTEMPT_1, "exitCode": 3, "reason": "Error"}
 ATTEMPT_2 = {"number": 2, "pod": "area-1-2"}
-OUTPUTS = {
+OUTPUTS: dict[str, Any] = {
     "area": 12.5,
     "when": "2024-05-01T12:00:00Z",
     "report": "s3://b/out/report",
     "parts": ["s3://b/out/p1/", "s3://b/out/p2/"],
 }
-SUCCEEDED = {"phase": "Succeeded", "attempts": [FAILED_1, ATTEMPT_2], "outputs": OUTPUTS}
+SUCCEEDED: dict[str, Any] = {
+    "phase": "Succeeded",
+    "attempts": [FAILED_1, ATTEMPT_2],
+    "outputs": OUTPUTS,
+}
 
 
 class ScriptedClient:
