@@ -195,10 +195,12 @@ def observe(
     has_uploader: bool,
     outputs: Sequence[str],
     warning: PodWarning | None = None,
+    memory_limit: str | None = None,
 ) -> Observation:
-    """What the pod says about its attempt; ``outputs`` are the declared output names and
+    """What the pod says about its attempt; ``outputs`` are the declared output names,
     ``warning`` the latest Warning event that explains why the pod has not started (its status
-    says so only seconds later, or never)."""
+    says so only seconds later, or never) and ``memory_limit`` the task's limit for its main
+    container (the operator's pod views keep no spec)."""
     status = pod.get("status") or {}
     scheduled = _scheduled(status)
     main = _status_of(status.get("containerStatuses"), MAIN_CONTAINER)
@@ -229,7 +231,7 @@ def observe(
                 "the main container exited; waiting for the uploader",
                 scheduled=scheduled,
             )
-        return _finished(ended, uploaded, has_uploader, outputs, scheduled)
+        return _finished(ended, uploaded, has_uploader, outputs, scheduled, memory_limit)
     if status.get("phase") == "Failed":
         return Observation(
             State.FAILED,
@@ -293,6 +295,7 @@ def _finished(
     has_uploader: bool,
     outputs: Sequence[str],
     scheduled: Scheduled | None,
+    memory_limit: str | None,
 ) -> Observation:
     code = int(main.get("exitCode", 0))
     finished_at = (uploaded or {}).get("finishedAt") or main.get("finishedAt")
@@ -310,7 +313,7 @@ def _finished(
             # The program's own _ERROR file, then a plain exit: its verdict, never retried.
             return fail("UserError", result.error or "the task reported an error", retryable=False)
         # Whatever the uploader found (outputs missing, most likely) follows from this exit.
-        return fail(reason, main.get("message") or _exit_text(code, reason))
+        return fail(reason, _exit_message(main, code, reason, memory_limit))
     if result is None:
         return Observation(
             State.SUCCEEDED, "Succeeded", None, code, finished_at, scheduled=scheduled
@@ -328,6 +331,23 @@ def _finished(
     return Observation(
         State.SUCCEEDED, "Succeeded", None, code, finished_at, result=result, scheduled=scheduled
     )
+
+
+def _exit_message(main: Mapping[str, Any], code: int, reason: str, memory_limit: str | None) -> str:
+    """The container's own message (its termination log, else its log's last lines), else what
+    its exit says. A SIGKILL under a memory limit that is not reported as OOMKilled says first
+    that it was most likely the OOM killer: containerd 1.6 sometimes reports a container the
+    kernel killed at once as ``Error`` (its OOM event can come after the exit, containerd#8180),
+    and the operator has nothing else to tell the two apart."""
+    own = main.get("message")
+    if code == 128 + signal.SIGKILL and reason != "OOMKilled" and memory_limit:
+        hint = (
+            f"{_exit_text(code, reason)}; under its memory limit of {memory_limit} most likely "
+            "the kernel's OOM killer, which the container runtime does not always report as "
+            "OOMKilled"
+        )
+        return f"{hint}\n{own}" if own else hint
+    return own or _exit_text(code, reason)
 
 
 def _exit_text(code: int, reason: str) -> str:

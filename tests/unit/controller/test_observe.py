@@ -369,6 +369,36 @@ def test_signal_exit_names_the_signal() -> None:
     assert seen.message == "the main container exited with code 137 (SIGKILL)"
 
 
+@pytest.mark.parametrize(
+    ("code", "reason", "hinted"),
+    [(137, "Error", True), (143, "Error", False), (1, "Error", False), (137, "OOMKilled", False)],
+)
+def test_sigkill_under_a_memory_limit_says_it_was_most_likely_the_oom_killer(
+    code: int, reason: str, hinted: bool
+) -> None:
+    """containerd 1.6 may report a container the kernel OOM-killed at once as Error, 137
+    (containerd#8180): the reason stays the runtime's, the message says what most likely
+    happened; only SIGKILL under a memory limit gets that hint."""
+    body = pod("Failed", main=terminated(code, reason))
+    seen = observe(body, has_uploader=False, outputs=[], memory_limit="24Mi")
+    assert (seen.reason, seen.exit_code) == (reason, code)
+    assert ("memory limit of 24Mi" in (seen.message or "")) is hinted, seen.message
+    unlimited = observe(body, has_uploader=False, outputs=[])
+    assert "memory limit" not in (unlimited.message or "")
+
+
+def test_the_oom_hint_keeps_the_containers_own_last_words() -> None:
+    body = pod("Failed", main=terminated(137, "Error", message="loading 3 GiB of weights"))
+    seen = observe(body, has_uploader=False, outputs=[], memory_limit="1Gi")
+    assert seen.message == (
+        "the main container exited with code 137 (SIGKILL); under its memory limit of 1Gi most "
+        "likely the kernel's OOM killer, which the container runtime does not always report as "
+        "OOMKilled\nloading 3 GiB of weights"
+    )
+    unlimited = observe(body, has_uploader=False, outputs=[])
+    assert unlimited.message == "loading 3 GiB of weights"
+
+
 def test_download_time_is_measured_from_the_downloader() -> None:
     now = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
     downloading = {"running": {"startedAt": T1}}
