@@ -19,6 +19,7 @@ from containertask.api.constants import (
     DEFAULT_OUTPUT_PATH,
     INPUTS_PB,
     KERNEL_PATHS,
+    MAIN_CONTAINER,
 )
 from containertask.api.errors import SpecError
 from containertask.api.types import Directory, File, TypeRef
@@ -172,6 +173,21 @@ class TaskSpec:
     def primary_container(self) -> str:
         """The podTemplate container merged into the main one (Flyte's primary_container_name)."""
         return self.primary_container_name or DEFAULT_PRIMARY_CONTAINER
+
+    @property
+    def memory_limit(self) -> str | None:
+        """The main container's memory limit: the task's own, else its podTemplate main
+        container's (which the task's resources override in the pod). A named PodTemplate's or a
+        LimitRange's default is not known here."""
+        sources = [self.resources or {}]
+        for container in ((self.pod_template or {}).get("spec") or {}).get("containers") or ():
+            if container.get("name") in (MAIN_CONTAINER, self.primary_container):
+                sources.append(container.get("resources") or {})
+        for resources in sources:
+            limit = (resources.get("limits") or {}).get("memory")
+            if limit:
+                return str(limit)
+        return None
 
     @property
     def container_args(self) -> tuple[str, ...]:

@@ -536,7 +536,7 @@ def _judge(
             has_uploader=needs_uploader(spec),
             outputs=[o.name for o in spec.outputs],
             warning=world.warnings.get(current.number),
-            memory_limit=((spec.resources or {}).get("limits") or {}).get("memory"),
+            memory_limit=spec.memory_limit,
         )
         seen = _confined(seen, task, spec, current.number, policy)
         pending = elapsed - download_seconds(pod, now)

@@ -199,8 +199,8 @@ def observe(
 ) -> Observation:
     """What the pod says about its attempt; ``outputs`` are the declared output names,
     ``warning`` the latest Warning event that explains why the pod has not started (its status
-    says so only seconds later, or never) and ``memory_limit`` the task's limit for its main
-    container (the operator's pod views keep no spec)."""
+    says so only seconds later, or never) and ``memory_limit`` the main container's limit as the
+    task's spec sets it (:attr:`TaskSpec.memory_limit`; the operator's pod views keep no spec)."""
     status = pod.get("status") or {}
     scheduled = _scheduled(status)
     main = _status_of(status.get("containerStatuses"), MAIN_CONTAINER)

@@ -182,3 +182,29 @@ def test_upload_result_always_fits_a_termination_message() -> None:
 )
 def test_valid_image_references_are_accepted(image: str) -> None:
     assert TaskSpec.from_dict(with_(image=image)).image == image
+
+
+@pytest.mark.parametrize(
+    ("resources", "template", "limit"),
+    [
+        (None, None, None),
+        ({"limits": {"memory": "1Gi"}}, None, "1Gi"),
+        ({"requests": {"memory": "1Gi"}}, None, None),
+        (None, {"name": "primary", "resources": {"limits": {"memory": "2Gi"}}}, "2Gi"),
+        (None, {"name": "main", "resources": {"limits": {"memory": "2Gi"}}}, "2Gi"),
+        (
+            {"limits": {"memory": "1Gi"}},
+            {"name": "primary", "resources": {"limits": {"memory": "2Gi"}}},
+            "1Gi",
+        ),
+    ],
+)
+def test_memory_limit_is_the_tasks_own_else_its_pod_templates_main_container(
+    resources: dict[str, Any] | None, template: dict[str, Any] | None, limit: str | None
+) -> None:
+    changes: dict[str, Any] = {}
+    if resources is not None:
+        changes["resources"] = resources
+    if template is not None:
+        changes["podTemplate"] = {"spec": {"containers": [template]}}
+    assert TaskSpec.from_dict(with_(**changes)).memory_limit == limit
